@@ -1,0 +1,38 @@
+// gantry <subcommand>: parse, validate, dispatch. Errors end as one line on
+// stderr and a non-zero exit: 2 for bad input, 1 for failures, and every
+// rank is aborted when one fails after MPI is up.
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+
+#include "cli/commands.h"
+#include "dist/world.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"gantry: data-parallel GAN training on many GPUs (MPI + NCCL)", "gantry"};
+  app.require_subcommand(1);
+  gantry::cli::Action action;
+  gantry::cli::add_version_command(app, action);
+  gantry::cli::add_smoke_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "gantry: %s (see gantry --help)\n", e.what());
+    return 2;
+  }
+  try {
+    return action();
+  } catch (const std::invalid_argument& e) {  // bad input: exit 2
+    if (gantry::dist::World::initialized()) gantry::dist::World::abort(2, e.what());
+    std::fprintf(stderr, "gantry: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    if (gantry::dist::World::initialized()) gantry::dist::World::abort(1, e.what());
+    std::fprintf(stderr, "gantry: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,176 @@
+#include "dist/grad_sync.h"
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+
+#include <map>
+#include <tuple>
+
+#include "dist/error.h"
+
+namespace gantry::dist {
+
+namespace {
+std::vector<std::pair<std::string, torch::Tensor>> trainable(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    if (item.value().requires_grad()) out.emplace_back(item.key(), item.value());
+  }
+  return out;
+}
+}  // namespace
+
+GradSync::GradSync(const torch::nn::Module& module, Communicator& comm, GradSyncOptions options)
+    : GradSync(trainable(module), comm, options) {}
+
+GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> named_params, Communicator& comm,
+                   GradSyncOptions options)
+    : comm_(comm), options_(options) {
+  for (auto& [name, t] : named_params) {
+    if (!t.requires_grad()) continue;  // frozen parameters are not synchronised
+    if (!t.is_leaf()) throw DistError("GradSync: parameter " + name + " is not a leaf tensor");
+    params_.push_back(Param{name, t});
+  }
+  build_buckets();
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    params_[i].hook = params_[i].tensor.register_hook([this, i](const torch::Tensor& grad) { on_grad(i, grad); });
+  }
+}
+
+GradSync::~GradSync() {
+  for (auto& p : params_) p.tensor.remove_hook(p.hook);
+}
+
+void GradSync::build_buckets() {
+  // One open bucket per (device, dtype). Reverse registration order
+  // approximates the order in which backward produces gradients, so the
+  // first (small) bucket fills first and its reduce starts early.
+  std::map<std::tuple<std::string, int>, std::size_t> open;
+  std::vector<std::int64_t> bytes;
+  for (std::size_t k = params_.size(); k-- > 0;) {
+    Param& p = params_[k];
+    check_collective_dtype(p.tensor, "GradSync");
+    const auto key = std::make_tuple(p.tensor.device().str(), static_cast<int>(p.tensor.scalar_type()));
+    const std::int64_t nbytes = p.tensor.numel() * p.tensor.element_size();
+    auto it = open.find(key);
+    if (it != open.end()) {
+      const std::size_t cap = it->second == 0 ? options_.first_bucket_cap_bytes : options_.bucket_cap_bytes;
+      if (bytes[it->second] + nbytes > static_cast<std::int64_t>(cap)) it = open.end();  // full: start another
+    }
+    if (it == open.end()) {
+      buckets_.emplace_back();
+      bytes.push_back(0);
+      it = open.insert_or_assign(key, buckets_.size() - 1).first;
+    }
+    Bucket& b = buckets_[it->second];
+    p.bucket = it->second;
+    p.slot = b.params.size();
+    p.offset = b.grad_numel;
+    b.grad_numel += p.tensor.numel();
+    b.params.push_back(k);
+    bytes[it->second] += nbytes;
+  }
+  for (auto& b : buckets_) {
+    const Param& first = params_[b.params.front()];
+    b.flat = torch::zeros({b.grad_numel + static_cast<std::int64_t>(b.params.size())},
+                          first.tensor.options().requires_grad(false));
+  }
+}
+
+std::vector<std::string> GradSync::bucket_params(std::size_t b) const {
+  std::vector<std::string> names;
+  for (auto i : buckets_.at(b).params) names.push_back(params_[i].name);
+  return names;
+}
+
+void GradSync::begin() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& p : params_) {
+    p.tensor.mutable_grad().reset();
+    p.arrived = false;
+  }
+  for (auto& b : buckets_) {
+    b.pending = b.params.size();
+    b.work.reset();
+  }
+  next_launch_ = 0;
+  launched_in_backward_ = 0;
+  armed_ = options_.overlap;
+}
+
+void GradSync::on_grad(std::size_t index, const torch::Tensor& grad) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!armed_) return;
+  Param& p = params_[index];
+  if (p.arrived) {
+    throw DistError("GradSync: parameter " + p.name +
+                    " received a second gradient in one phase (one backward per begin()/finish())");
+  }
+  Bucket& b = buckets_[p.bucket];
+  if (b.work) {
+    throw DistError("GradSync: parameter " + p.name + " received a gradient after its bucket was reduced");
+  }
+  torch::NoGradGuard no_grad;
+  b.flat.narrow(0, p.offset, p.tensor.numel()).view_as(p.tensor).copy_(grad);
+  b.flat[b.grad_numel + static_cast<std::int64_t>(p.slot)].fill_(1);
+  p.arrived = true;
+  if (--b.pending == 0) launch_ready_buckets(/*in_backward=*/true);
+}
+
+// With mu_ held: launches, in index order, every consecutive bucket whose gradients are all present.
+void GradSync::launch_ready_buckets(bool in_backward) {
+  while (next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0) {
+    launch(buckets_[next_launch_]);
+    ++next_launch_;
+    if (in_backward) ++launched_in_backward_;
+  }
+}
+
+void GradSync::launch(Bucket& b) { b.work = comm_.all_reduce_async(b.flat, ReduceOp::kAverage); }
+
+void GradSync::finish() {
+  std::lock_guard<std::mutex> lock(mu_);
+  armed_ = false;
+  torch::NoGradGuard no_grad;
+  // Fill in what backward did not deliver: zeros and a 0 flag (overlap), or
+  // every gradient at once (no overlap), then launch the rest in order.
+  for (std::size_t bi = next_launch_; bi < buckets_.size(); ++bi) {
+    Bucket& b = buckets_[bi];
+    for (std::size_t slot = 0; slot < b.params.size(); ++slot) {
+      Param& p = params_[b.params[slot]];
+      if (p.arrived) continue;
+      auto dst = b.flat.narrow(0, p.offset, p.tensor.numel());
+      const torch::Tensor& g = p.tensor.grad();
+      const bool has = !options_.overlap && g.defined();
+      if (has) {
+        dst.view_as(p.tensor).copy_(g);
+      } else {
+        dst.zero_();
+      }
+      b.flat[b.grad_numel + static_cast<std::int64_t>(slot)].fill_(has ? 1 : 0);
+    }
+    b.pending = 0;
+  }
+  launch_ready_buckets(/*in_backward=*/false);
+  for (auto& b : buckets_) {
+    b.work->wait();
+    const auto flags = b.flat.narrow(0, b.grad_numel, static_cast<std::int64_t>(b.params.size())).to(torch::kCPU);
+    const auto* f = flags.to(torch::kFloat).data_ptr<float>();
+    for (std::size_t slot = 0; slot < b.params.size(); ++slot) {
+      Param& p = params_[b.params[slot]];
+      torch::Tensor& grad = p.tensor.mutable_grad();
+      if (f[slot] == 0) {  // no rank had a gradient: none anywhere
+        grad.reset();
+        continue;
+      }
+      auto avg = b.flat.narrow(0, p.offset, p.tensor.numel()).view_as(p.tensor);
+      if (grad.defined()) {
+        grad.copy_(avg);
+      } else {
+        grad = avg.clone();
+      }
+    }
+  }
+}
+
+}  // namespace gantry::dist

@@ -1,0 +1,90 @@
+// Fused, bucketed gradient synchronisation for one module (a GAN steps D and
+// G in separate phases; each has its own GradSync and only the module being
+// stepped is reduced).
+//
+//   sync.begin();        // clears the module's grads, arms the hooks
+//   loss.backward();     // each bucket's all-reduce starts as soon as all of its grads exist
+//   sync.finish();       // launches what is left, waits, writes averaged grads
+//
+// Parameters are packed in reverse registration order (the order backward
+// produces them) into flat buckets of one dtype and device: a small first
+// bucket, then buckets up to the cap. Buckets are launched strictly in index
+// order, so every rank issues the same collectives in the same order.
+// A parameter that got no gradient on a rank contributes zeros there; each
+// bucket carries one "had a gradient" flag per parameter, so after finish()
+// a parameter has a gradient on every rank iff it had one on some rank.
+// Penalty gradients w.r.t. inputs (autograd::grad with create_graph) never
+// fire the hooks: only leaf parameter gradients are reduced.
+// Exactly one backward per begin()/finish(); a second gradient for a
+// parameter in the same phase is an error.
+#pragma once
+#include <torch/nn/module.h>
+
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dist/communicator.h"
+
+namespace gantry::dist {
+
+struct GradSyncOptions {
+  std::size_t bucket_cap_bytes = std::size_t{25} << 20;
+  std::size_t first_bucket_cap_bytes = std::size_t{1} << 20;
+  bool overlap = true;  // false: one pass of fused reduces after backward
+};
+
+class GradSync {
+ public:
+  GradSync(const torch::nn::Module& module, Communicator& comm, GradSyncOptions options = {});
+  GradSync(std::vector<std::pair<std::string, torch::Tensor>> named_params, Communicator& comm,
+           GradSyncOptions options = {});
+  ~GradSync();
+  GradSync(const GradSync&) = delete;
+  GradSync& operator=(const GradSync&) = delete;
+
+  void begin();
+  void finish();
+
+  std::size_t num_buckets() const { return buckets_.size(); }
+  // Names of the parameters in bucket b, in packing order.
+  std::vector<std::string> bucket_params(std::size_t b) const;
+  // Buckets whose all-reduce was launched from a backward hook (overlapped) in the last phase.
+  std::size_t launched_in_backward() const { return launched_in_backward_; }
+
+ private:
+  struct Param {
+    std::string name;
+    torch::Tensor tensor;
+    std::size_t bucket = 0;
+    std::size_t slot = 0;     // position inside the bucket (index of its flag)
+    std::int64_t offset = 0;  // element offset inside the bucket's flat buffer
+    unsigned hook = 0;
+    bool arrived = false;
+  };
+  struct Bucket {
+    std::vector<std::size_t> params;
+    std::int64_t grad_numel = 0;
+    torch::Tensor flat;  // [grads..., one flag per parameter]
+    std::size_t pending = 0;
+    WorkPtr work;
+  };
+
+  void build_buckets();
+  void on_grad(std::size_t index, const torch::Tensor& grad);
+  void launch_ready_buckets(bool in_backward);
+  void launch(Bucket& b);
+
+  Communicator& comm_;
+  GradSyncOptions options_;
+  std::vector<Param> params_;
+  std::vector<Bucket> buckets_;
+  std::mutex mu_;
+  bool armed_ = false;
+  std::size_t next_launch_ = 0;
+  std::size_t launched_in_backward_ = 0;
+};
+
+}  // namespace gantry::dist

@@ -1,0 +1,188 @@
+// GradSync: after finish(), every rank's gradients equal the average of all
+// ranks' local gradients, computed here independently by gathering the
+// local gradients of an unsynchronised backward.
+#include <gtest/gtest.h>
+
+#include "dist/communicator.h"
+#include "dist/error.h"
+#include "dist/grad_sync.h"
+#include "dist/replicas.h"
+#include "dist/test_util.h"
+
+using gantry::dist::GradSync;
+using gantry::dist::GradSyncOptions;
+using gantry::test::world;
+
+namespace {
+
+// Odd sizes, a frozen layer, a layer no rank uses, and a head only rank 1 uses.
+struct OddNetImpl : torch::nn::Module {
+  OddNetImpl() {
+    unused = register_module("unused", torch::nn::Linear(5, 3));  // registered first: packed last
+    conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 7, 3).padding(1)));
+    frozen = register_module("frozen", torch::nn::Linear(7 * 5 * 5, 13));
+    frozen->weight.set_requires_grad(false);
+    mid = register_module("mid", torch::nn::Linear(13, 301));
+    head = register_module("head", torch::nn::Linear(301, 1));
+    rank1_head = register_module("rank1_head", torch::nn::Linear(301, 1));
+  }
+  torch::Tensor forward(const torch::Tensor& x, bool use_rank1_head) {
+    auto h = torch::tanh(conv(x)).flatten(1);
+    h = torch::tanh(mid(torch::tanh(frozen(h))));
+    auto out = head(h);
+    if (use_rank1_head) out = out + rank1_head(h);
+    return out;
+  }
+  torch::nn::Linear unused{nullptr}, frozen{nullptr}, mid{nullptr}, head{nullptr}, rank1_head{nullptr};
+  torch::nn::Conv2d conv{nullptr};
+};
+TORCH_MODULE(OddNet);
+
+OddNet make_net() {
+  torch::manual_seed(11);
+  OddNet net;
+  return net;
+}
+
+torch::Tensor local_input(int rank) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(100 + rank);
+  return at::randn({4, 3, 5, 5}, gen);
+}
+
+// loss = mean(net(x)^2), optionally + a gradient penalty w.r.t. the input.
+torch::Tensor loss_of(OddNet& net, int rank, bool penalty) {
+  torch::Tensor x = local_input(rank).requires_grad_(penalty);
+  torch::Tensor out = net->forward(x, rank == 1);
+  torch::Tensor loss = out.pow(2).mean();
+  if (penalty) {
+    auto g = torch::autograd::grad({out.sum()}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+    loss = loss + 10 * (g.flatten(1).norm(2, 1) - 1).pow(2).mean();
+  }
+  return loss;
+}
+
+struct Expected {
+  std::vector<torch::Tensor> grad;  // undefined where no rank had one
+};
+
+// Local backward without synchronisation, then gather every rank's grads and average.
+Expected expected_average(OddNet& net, bool penalty) {
+  auto& comm = world().comm();
+  for (auto& p : net->parameters()) p.mutable_grad().reset();
+  loss_of(net, comm.rank(), penalty).backward();
+  Expected e;
+  for (auto& p : net->parameters()) {
+    torch::Tensor flag = torch::full({1}, p.grad().defined() ? 1.0 : 0.0);
+    torch::Tensor g = p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()});
+    torch::Tensor all = comm.all_gather(torch::cat({flag, g}).unsqueeze(0));  // [world, 1 + numel]
+    if (all.select(1, 0).sum().item<double>() == 0) {
+      e.grad.emplace_back();
+    } else {
+      e.grad.push_back(all.narrow(1, 1, p.numel()).sum(0).div(comm.size()).view_as(p));
+    }
+  }
+  return e;
+}
+
+void check_synced(OddNet& net, const Expected& e, const std::string& what) {
+  auto params = net->named_parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const auto& p = params[i].value();
+    if (!p.requires_grad()) {
+      EXPECT_FALSE(p.grad().defined()) << what << ": frozen " << params[i].key();
+      continue;
+    }
+    ASSERT_EQ(p.grad().defined(), e.grad[i].defined()) << what << ": " << params[i].key();
+    if (!e.grad[i].defined()) continue;
+    const double err = (p.grad() - e.grad[i]).abs().max().item<double>();
+    EXPECT_LE(err, 1e-6) << what << ": " << params[i].key();
+  }
+}
+
+void run_case(bool overlap, bool penalty) {
+  auto& comm = world().comm();
+  OddNet net = make_net();
+  GradSyncOptions o;
+  o.overlap = overlap;
+  o.bucket_cap_bytes = 2048;  // many buckets
+  o.first_bucket_cap_bytes = 256;
+  GradSync sync(*net, comm, o);
+  ASSERT_GE(sync.num_buckets(), 5u);
+  const Expected e = expected_average(net, penalty);
+  for (int rep = 0; rep < 2; ++rep) {  // the second phase must reset state correctly
+    sync.begin();
+    loss_of(net, comm.rank(), penalty).backward();
+    sync.finish();
+    check_synced(net, e, std::string(overlap ? "overlap" : "no-overlap") + (penalty ? "+penalty" : ""));
+  }
+}
+
+TEST(GradSync, AveragesLocalGradientsWithOverlap) { run_case(true, false); }
+TEST(GradSync, AveragesLocalGradientsWithoutOverlap) { run_case(false, false); }
+TEST(GradSync, DoubleBackwardPenaltyWithOverlap) { run_case(true, true); }
+TEST(GradSync, DoubleBackwardPenaltyWithoutOverlap) { run_case(false, true); }
+
+TEST(GradSync, UnusedAndPartlyUsedParameters) {
+  auto& comm = world().comm();
+  OddNet net = make_net();
+  GradSync sync(*net, comm, GradSyncOptions{});
+  sync.begin();
+  loss_of(net, comm.rank(), false).backward();
+  sync.finish();
+  EXPECT_FALSE(net->unused->weight.grad().defined());  // no rank used it: no grad anywhere
+  // Only rank 1 used rank1_head: every rank now has its grad (0 when world size is 1).
+  EXPECT_EQ(net->rank1_head->weight.grad().defined(), comm.size() > 1);
+}
+
+TEST(GradSync, OverlapAndNoOverlapAreBitwiseIdentical) {
+  auto& comm = world().comm();
+  std::vector<std::vector<torch::Tensor>> grads;
+  for (bool overlap : {true, false}) {
+    OddNet net = make_net();
+    GradSyncOptions o;
+    o.overlap = overlap;
+    o.bucket_cap_bytes = 4096;
+    GradSync sync(*net, comm, o);
+    sync.begin();
+    loss_of(net, comm.rank(), true).backward();
+    sync.finish();
+    grads.emplace_back();
+    for (auto& p : net->parameters()) grads.back().push_back(p.grad());
+  }
+  for (std::size_t i = 0; i < grads[0].size(); ++i) {
+    ASSERT_EQ(grads[0][i].defined(), grads[1][i].defined());
+    if (grads[0][i].defined()) EXPECT_TRUE(grads[0][i].equal(grads[1][i])) << i;
+  }
+}
+
+TEST(GradSync, BucketsLaunchDuringBackward) {
+  auto& comm = world().comm();
+  torch::manual_seed(3);
+  auto net = torch::nn::Sequential(torch::nn::Linear(16, 64), torch::nn::Tanh(), torch::nn::Linear(64, 64),
+                                   torch::nn::Tanh(), torch::nn::Linear(64, 1));
+  GradSyncOptions o;
+  o.bucket_cap_bytes = 4096;
+  o.first_bucket_cap_bytes = 512;
+  GradSync sync(*net, comm, o);
+  ASSERT_GE(sync.num_buckets(), 3u);
+  // Reverse registration order: the output layer's bias leads the first bucket.
+  EXPECT_EQ(sync.bucket_params(0).front(), "4.bias");
+  sync.begin();
+  net->forward(torch::randn({8, 16})).pow(2).mean().backward();
+  sync.finish();
+  EXPECT_EQ(sync.launched_in_backward(), sync.num_buckets());
+}
+
+TEST(GradSync, SecondBackwardInOnePhaseIsAnError) {
+  auto& comm = world().comm();
+  torch::manual_seed(3);
+  torch::nn::Linear lin(4, 1);
+  GradSync sync(*lin, comm, GradSyncOptions{});
+  sync.begin();
+  auto x = torch::randn({2, 4});
+  lin(x).sum().backward();
+  EXPECT_THROW(lin(x).sum().backward(), std::exception);
+  sync.finish();  // still completes the launched collectives on every rank
+}
+
+}  // namespace
