@@ -139,7 +139,9 @@ WorkPtr MpiBackend::broadcast(at::Tensor t, int root) {
 }
 
 at::Tensor MpiBackend::all_gather(const at::Tensor& t, const std::vector<std::int64_t>& rows) {
-  const std::int64_t row_bytes = t.dim() == 0 ? t.element_size() : t.numel() / std::max<std::int64_t>(t.size(0), 1) * t.element_size();
+  // Bytes per row from the trailing shape (not numel / rows: a rank may send 0 rows).
+  std::int64_t row_bytes = t.element_size();
+  for (std::int64_t d = 1; d < t.dim(); ++d) row_bytes *= t.size(d);
   std::int64_t total_rows = 0;
   std::vector<int> counts(size_), displs(size_);
   for (int r = 0; r < size_; ++r) {

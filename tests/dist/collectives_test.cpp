@@ -102,7 +102,7 @@ TEST(Collectives, AllGatherWithUnequalRows) {
   auto& comm = world().comm();
   for (auto dtype : kDtypes) {
     for (std::int64_t cols : {1, 5}) {
-      // Rank r contributes r+1 rows (and rank 0 one row; sizes differ across ranks).
+      // Rank r contributes r % 3 rows: rank 0 none, the others differ.
       auto rows_of = [](int r) { return static_cast<std::int64_t>(r % 3); };
       torch::Tensor mine = rank_values(comm.rank(), rows_of(comm.rank()) * cols, dtype, 5, false).view({-1, cols});
       std::vector<std::int64_t> rows;
