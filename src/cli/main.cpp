@@ -1,6 +1,7 @@
 // gantry <subcommand>: parse, validate, dispatch. Errors end as one line on
 // stderr and a non-zero exit: 2 for bad input, 1 for failures, and every
 // rank is aborted when one fails after MPI is up.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -14,6 +15,12 @@ int main(int argc, char** argv) {
   gantry::cli::Action action;
   gantry::cli::add_version_command(app, action);
   gantry::cli::add_smoke_command(app, action);
+  const auto subs = app.get_subcommands([](CLI::App*) { return true; });
+  const bool known = argc > 1 && std::any_of(subs.begin(), subs.end(), [&](CLI::App* s) { return s->get_name() == argv[1]; });
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::fprintf(stderr, "gantry: unknown subcommand '%s' (see gantry --help)\n", argv[1]);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
