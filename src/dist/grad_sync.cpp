@@ -163,12 +163,9 @@ void GradSync::finish() {
         grad.reset();
         continue;
       }
-      auto avg = b.flat.narrow(0, p.offset, p.tensor.numel()).view_as(p.tensor);
-      if (grad.defined()) {
-        grad.copy_(avg);
-      } else {
-        grad = avg.clone();
-      }
+      // The gradient becomes a view of the bucket (no copy back); begin() drops
+      // it before the bucket is refilled.
+      grad = b.flat.narrow(0, p.offset, p.tensor.numel()).view_as(p.tensor);
     }
   }
 }

@@ -16,7 +16,8 @@
 // Penalty gradients w.r.t. inputs (autograd::grad with create_graph) never
 // fire the hooks: only leaf parameter gradients are reduced.
 // Exactly one backward per begin()/finish(); a second gradient for a
-// parameter in the same phase is an error.
+// parameter in the same phase is an error. After finish() the gradients are
+// views into the buckets, valid until the next begin().
 #pragma once
 #include <torch/nn/module.h>
 
