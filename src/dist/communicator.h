@@ -36,7 +36,6 @@ class Backend {
   virtual WorkPtr broadcast(at::Tensor t, int root) = 0;
   // Concatenation along dim 0 of every rank's `t`; `rows[r]` is rank r's dim 0.
   virtual at::Tensor all_gather(const at::Tensor& t, const std::vector<std::int64_t>& rows) = 0;
-  virtual void barrier() = 0;
   virtual void shutdown() = 0;
 };
 
@@ -59,6 +58,7 @@ class Communicator {
   // Concatenation along dim 0 (rank order). Trailing shape and dtype must agree.
   // `rows`, if given, receives every rank's dim 0.
   at::Tensor all_gather(const at::Tensor& t, std::vector<std::int64_t>* rows = nullptr);
+  // Host-level barrier, always over MPI (queued behind pending MPI collectives).
   void barrier();
 
   // The MPI communicator (for bootstrap-level exchanges such as hashes of strings).

@@ -24,7 +24,7 @@ class MpiBackend : public Backend {
   WorkPtr all_reduce(at::Tensor t, ReduceOp op) override;
   WorkPtr broadcast(at::Tensor t, int root) override;
   at::Tensor all_gather(const at::Tensor& t, const std::vector<std::int64_t>& rows) override;
-  void barrier() override;
+  void barrier();
   void shutdown() override;
 
   // Runs fn on the communication thread (after everything queued before it), as collective `desc`.

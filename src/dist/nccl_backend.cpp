@@ -158,9 +158,4 @@ at::Tensor NcclBackend::all_gather(const at::Tensor& t, const std::vector<std::i
   return at::cat(parts, 0);
 }
 
-void NcclBackend::barrier() {
-  check_cuda(cudaStreamSynchronize(c10::cuda::getCurrentCUDAStream(device_).stream()), "cudaStreamSynchronize");
-  check_mpi(MPI_Barrier(mpi_comm_), "MPI_Barrier");
-}
-
 }  // namespace gantry::dist

@@ -19,7 +19,6 @@ class NcclBackend : public Backend {
   WorkPtr all_reduce(at::Tensor t, ReduceOp op) override;
   WorkPtr broadcast(at::Tensor t, int root) override;
   at::Tensor all_gather(const at::Tensor& t, const std::vector<std::int64_t>& rows) override;
-  void barrier() override;
   void shutdown() override;
 
   // Blocks until `done` has fired, polling NCCL's async error; aborts the communicator on failure.
