@@ -53,7 +53,7 @@ class NcclWork : public Work {
 }  // namespace
 
 NcclBackend::NcclBackend(MPI_Comm comm, int device, double timeout_s)
-    : mpi_comm_(comm), device_(device), timeout_s_(timeout_s) {
+    : device_(device), timeout_s_(timeout_s) {
   MPI_Comm_rank(comm, &rank_);
   MPI_Comm_size(comm, &size_);
   check_cuda(cudaSetDevice(device_), "cudaSetDevice");

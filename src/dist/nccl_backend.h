@@ -27,7 +27,6 @@ class NcclBackend : public Backend {
  private:
   WorkPtr launch(const char* what, const at::Tensor& t, const std::function<ncclResult_t(cudaStream_t)>& op);
 
-  MPI_Comm mpi_comm_;
   int rank_ = 0, size_ = 1, device_ = 0;
   double timeout_s_;
   ncclComm_t comm_ = nullptr;
