@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace gantry::cli {
 
@@ -12,5 +13,11 @@ using Action = std::function<int()>;
 
 CLI::App* add_version_command(CLI::App& app, Action& action);
 CLI::App* add_smoke_command(CLI::App& app, Action& action);
+CLI::App* add_pack_command(CLI::App& app, Action& action);
+CLI::App* add_synth_command(CLI::App& app, Action& action);
+CLI::App* add_inspect_command(CLI::App& app, Action& action);
+
+// The command line this process was started with (recorded in the files it writes).
+const std::string& invocation();
 
 }  // namespace gantry::cli

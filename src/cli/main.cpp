@@ -5,16 +5,28 @@
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
+#include <string>
 
 #include "cli/commands.h"
 #include "dist/world.h"
 
+namespace gantry::cli {
+namespace {
+std::string g_invocation;
+}
+const std::string& invocation() { return g_invocation; }
+}  // namespace gantry::cli
+
 int main(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) gantry::cli::g_invocation += (i ? " " : "") + std::string(argv[i]);
   CLI::App app{"gantry: data-parallel GAN training on many GPUs (MPI + NCCL)", "gantry"};
   app.require_subcommand(1);
   gantry::cli::Action action;
   gantry::cli::add_version_command(app, action);
   gantry::cli::add_smoke_command(app, action);
+  gantry::cli::add_pack_command(app, action);
+  gantry::cli::add_synth_command(app, action);
+  gantry::cli::add_inspect_command(app, action);
   const auto subs = app.get_subcommands([](CLI::App*) { return true; });
   const bool known = argc > 1 && std::any_of(subs.begin(), subs.end(), [&](CLI::App* s) { return s->get_name() == argv[1]; });
   if (argc > 1 && argv[1][0] != '-' && !known) {

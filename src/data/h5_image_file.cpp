@@ -1,0 +1,155 @@
+#include "data/h5_image_file.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "data/data_error.h"
+
+namespace gantry::data {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string type_name(hid_t t) {
+  const size_t bytes = H5Tget_size(t);
+  switch (H5Tget_class(t)) {
+    case H5T_INTEGER:
+      return std::string(H5Tget_sign(t) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(8 * bytes);
+    case H5T_FLOAT:
+      return "float" + std::to_string(8 * bytes);
+    case H5T_STRING:
+      return "string";
+    case H5T_COMPOUND:
+      return "compound";
+    default:
+      return "a non-numeric type";
+  }
+}
+
+std::string shape_string(const std::vector<hsize_t>& dims) {
+  std::string s;
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? "x" : "") + std::to_string(dims[i]);
+  return s.empty() ? "scalar" : s;
+}
+
+}  // namespace
+
+DatasetInfo inspect_dataset(const std::string& path, const OpenOptions& options) {
+  return H5ImageFile(path, options).info();
+}
+
+void H5ImageFile::fail(const std::string& problem) const { throw DataError(info_.path + ": " + problem); }
+
+H5ImageFile::H5ImageFile(const std::string& path, const OpenOptions& options) {
+  info_.path = path;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail("no such file");
+  if (fs::is_directory(path, ec)) fail("is a directory, not an HDF5 file");
+  if (!std::ifstream(path, std::ios::binary).good()) fail("cannot be read (permission denied?)");
+
+  h5::Lock lock;
+  if (H5Fis_hdf5(path.c_str()) <= 0) fail("not an HDF5 file");
+  h5::Id fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS));
+#if H5_VERSION_GE(1, 10, 7)
+  H5Pset_file_locking(fapl.get(), options.file_locking, /*ignore_when_disabled=*/true);
+#endif
+  file_ = h5::file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
+  if (!file_.valid()) {
+    const std::string why = h5::last_error();
+    fail("cannot open as HDF5 (truncated or corrupt file)" + (why.empty() ? "" : ": " + why));
+  }
+
+  const std::string& name = options.dataset;
+  if (H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) <= 0) fail("has no dataset '" + name + "'");
+  h5::Id dapl = h5::plist(H5Pcreate(H5P_DATASET_ACCESS));
+  H5Pset_chunk_cache(dapl.get(), 521, options.chunk_cache_bytes, 1.0);
+  dset_ = h5::dataset(H5Dopen2(file_.get(), name.c_str(), dapl.get()));
+  if (!dset_.valid()) fail("'" + name + "' is not a dataset");
+
+  h5::Id t = h5::type(H5Dget_type(dset_.get()));
+  if (H5Tget_class(t.get()) != H5T_INTEGER || H5Tget_size(t.get()) != 1 || H5Tget_sign(t.get()) != H5T_SGN_NONE)
+    fail("dataset '" + name + "' holds " + type_name(t.get()) + ", expected uint8 images");
+
+  file_space_ = h5::space(H5Dget_space(dset_.get()));
+  const int rank = H5Sget_simple_extent_ndims(file_space_.get());
+  std::vector<hsize_t> dims(rank > 0 ? rank : 0);
+  if (rank > 0) H5Sget_simple_extent_dims(file_space_.get(), dims.data(), nullptr);
+  if (rank != 4)
+    fail("dataset '" + name + "' has rank " + std::to_string(rank) + " (shape " + shape_string(dims) +
+         "), expected 4 (N x C x H x W)");
+  if (dims[0] == 0) fail("dataset '" + name + "' holds no images (shape " + shape_string(dims) + ")");
+  if (dims[1] < 1 || dims[1] > 4 || dims[2] == 0 || dims[3] == 0)
+    fail("dataset '" + name + "' has shape " + shape_string(dims) + ", expected N x C x H x W with C in 1..4");
+  info_.count = static_cast<int64_t>(dims[0]);
+  info_.channels = static_cast<int64_t>(dims[1]);
+  info_.height = static_cast<int64_t>(dims[2]);
+  info_.width = static_cast<int64_t>(dims[3]);
+
+  h5::Id dcpl = h5::plist(H5Dget_create_plist(dset_.get()));
+  if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
+    hsize_t chunk[4];
+    H5Pget_chunk(dcpl.get(), 4, chunk);
+    info_.images_per_chunk = static_cast<int64_t>(chunk[0]);
+  }
+  for (int f = 0, nf = H5Pget_nfilters(dcpl.get()); f < nf; ++f) {
+    unsigned flags = 0, cd[8];
+    size_t ncd = 8;
+    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), f, &flags, &ncd, cd, 0, nullptr, nullptr);
+    if (id == H5Z_FILTER_DEFLATE) info_.gzip_level = ncd > 0 ? static_cast<int>(cd[0]) : 6;
+    else if (H5Zfilter_avail(id) <= 0)
+      fail("dataset '" + name + "' uses HDF5 filter " + std::to_string(id) +
+           ", which this libhdf5 lacks (LZF and other h5py-only filters are not supported; repack with gzip)");
+  }
+
+  const hid_t root = file_.get();
+  h5::read_attr(root, "gantry_format_version", info_.format_version);
+  if (info_.format_version > kFormatVersion)
+    fail("format version " + std::to_string(info_.format_version) + " is newer than this gantry reads (" +
+         std::to_string(kFormatVersion) + ")");
+  h5::read_attr(root, "source", info_.source);
+  h5::read_attr(root, "creation_command", info_.creation_command);
+
+  if (H5Lexists(root, kLabelsDataset, H5P_DEFAULT) > 0) {
+    h5::Id l = h5::dataset(H5Dopen2(root, kLabelsDataset, H5P_DEFAULT));
+    h5::Id lt = h5::type(H5Dget_type(l.get()));
+    h5::Id ls = h5::space(H5Dget_space(l.get()));
+    const int lrank = H5Sget_simple_extent_ndims(ls.get());
+    hsize_t ln = 0;
+    if (lrank == 1) H5Sget_simple_extent_dims(ls.get(), &ln, nullptr);
+    if (H5Tget_class(lt.get()) != H5T_INTEGER || lrank != 1 || ln != dims[0])
+      fail("dataset 'labels' must be integers of shape " + std::to_string(dims[0]) + ", found " +
+           type_name(lt.get()) + " of rank " + std::to_string(lrank));
+    labels_.resize(ln);
+    if (H5Dread(l.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels_.data()) < 0)
+      fail("cannot read labels: " + h5::last_error());
+    info_.has_labels = true;
+  }
+
+  const hsize_t one[4] = {1, dims[1], dims[2], dims[3]};
+  image_space_ = h5::space(H5Screate_simple(4, one, nullptr));
+}
+
+void H5ImageFile::read_image(int64_t i, uint8_t* out) { read_range(i, 1, out); }
+
+void H5ImageFile::read_range(int64_t start, int64_t n, uint8_t* out) {
+  if (start < 0 || n < 0 || start + n > info_.count)
+    throw std::out_of_range(info_.path + ": images [" + std::to_string(start) + ", " + std::to_string(start + n) +
+                            ") outside 0.." + std::to_string(info_.count));
+  if (n == 0) return;
+  h5::Lock lock;
+  const hsize_t offset[4] = {hsize_t(start), 0, 0, 0};
+  const hsize_t count[4] = {hsize_t(n), hsize_t(info_.channels), hsize_t(info_.height), hsize_t(info_.width)};
+  H5Sselect_hyperslab(file_space_.get(), H5S_SELECT_SET, offset, nullptr, count, nullptr);
+  h5::Id mem;
+  hid_t mspace = image_space_.get();
+  if (n != 1) {
+    mem = h5::space(H5Screate_simple(4, count, nullptr));
+    mspace = mem.get();
+  }
+  if (H5Dread(dset_.get(), H5T_NATIVE_UINT8, mspace, file_space_.get(), H5P_DEFAULT, out) < 0)
+    fail("reading images [" + std::to_string(start) + ", " + std::to_string(start + n) +
+         ") failed (truncated or corrupt file?): " + h5::last_error());
+}
+
+}  // namespace gantry::data
