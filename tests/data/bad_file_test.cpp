@@ -1,0 +1,189 @@
+// Every bad dataset file gives one DataError naming the file and the problem,
+// from H5ImageFile and from the prefetch loader (whose I/O thread opens it).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "data/data_error.h"
+#include "data/dataset_writer.h"
+#include "data/h5_image_file.h"
+#include "data/packers.h"
+#include "data/prefetch_loader.h"
+#include "data_test_util.h"
+
+using namespace gantry::data;
+using gantry::test::TempDir;
+using gantry::test::write_raw_h5;
+
+namespace {
+
+std::string open_error(const std::string& path, const OpenOptions& o = {}) {
+  try {
+    H5ImageFile f(path, o);
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void write_synth(const std::string& path, int64_t n) {
+  SynthOptions o;
+  o.output.out = path;
+  o.output.progress = false;
+  o.channels = 3;
+  o.height = o.width = 16;
+  o.count = n;
+  synth_dataset(o);
+}
+
+void expect_error(const std::string& path, const std::string& problem) {
+  const std::string msg = open_error(path);
+  EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << "message does not start with the file name: " << msg;
+  EXPECT_NE(msg.find(problem), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "not one line: " << msg;
+}
+
+}  // namespace
+
+TEST(BadFiles, Missing) { TempDir d; expect_error(d.file("nope.h5"), "no such file"); }
+
+TEST(BadFiles, Directory) { TempDir d; expect_error(d.path().string(), "is a directory"); }
+
+TEST(BadFiles, NotHdf5) {
+  TempDir d;
+  std::ofstream(d.file("x.h5")) << "this is a text file\n";
+  expect_error(d.file("x.h5"), "not an HDF5 file");
+}
+
+TEST(BadFiles, Truncated) {
+  TempDir d;
+  write_synth(d.file("t.h5"), 50);
+  std::filesystem::resize_file(d.file("t.h5"), std::filesystem::file_size(d.file("t.h5")) / 2);
+  expect_error(d.file("t.h5"), "truncated");
+}
+
+TEST(BadFiles, WrongDatasetName) {
+  TempDir d;
+  write_raw_h5(d.file("n.h5"), "pixels", H5T_NATIVE_UINT8, {2, 1, 4, 4});
+  expect_error(d.file("n.h5"), "has no dataset 'images'");
+  OpenOptions o;
+  o.dataset = "pixels";
+  EXPECT_EQ(open_error(d.file("n.h5"), o), "");  // the name is an option
+}
+
+TEST(BadFiles, WrongDtype) {
+  TempDir d;
+  write_raw_h5(d.file("f.h5"), "images", H5T_NATIVE_FLOAT, {2, 1, 4, 4});
+  expect_error(d.file("f.h5"), "holds float32, expected uint8");
+  write_raw_h5(d.file("i.h5"), "images", H5T_NATIVE_INT16, {2, 1, 4, 4});
+  expect_error(d.file("i.h5"), "holds int16, expected uint8");
+}
+
+TEST(BadFiles, WrongRank) {
+  TempDir d;
+  write_raw_h5(d.file("r.h5"), "images", H5T_NATIVE_UINT8, {2, 4, 4});
+  expect_error(d.file("r.h5"), "has rank 3 (shape 2x4x4), expected 4");
+  write_raw_h5(d.file("c.h5"), "images", H5T_NATIVE_UINT8, {2, 5, 4, 4});
+  expect_error(d.file("c.h5"), "expected N x C x H x W with C in 1..4");
+}
+
+TEST(BadFiles, ZeroImages) {
+  TempDir d;
+  write_raw_h5(d.file("z.h5"), "images", H5T_NATIVE_UINT8, {0, 3, 4, 4});
+  expect_error(d.file("z.h5"), "holds no images");
+}
+
+TEST(BadFiles, MismatchedLabels) {
+  TempDir d;
+  const std::string p = d.file("l.h5");
+  write_raw_h5(p, "images", H5T_NATIVE_UINT8, {3, 1, 2, 2});
+  hid_t f = H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  const hsize_t n = 2;
+  hid_t s = H5Screate_simple(1, &n, nullptr);
+  H5Dclose(H5Dcreate2(f, "labels", H5T_NATIVE_INT64, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  H5Sclose(s);
+  H5Fclose(f);
+  expect_error(p, "dataset 'labels' must be integers of shape 3");
+}
+
+TEST(BadFiles, NewerFormatVersion) {
+  TempDir d;
+  const std::string p = d.file("v.h5");
+  write_raw_h5(p, "images", H5T_NATIVE_UINT8, {1, 1, 2, 2});
+  hid_t f = H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  gantry::data::h5::write_attr(f, "gantry_format_version", int64_t{kFormatVersion + 1});
+  H5Fclose(f);
+  expect_error(p, "newer than this gantry reads");
+}
+
+TEST(BadFiles, PlainArrayFromAnotherToolIsAccepted) {
+  TempDir d;
+  std::vector<uint8_t> px(2 * 3 * 4 * 4);
+  for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(i);
+  write_raw_h5(d.file("plain.h5"), "images", H5T_NATIVE_UINT8, {2, 3, 4, 4}, px.data());
+  H5ImageFile f(d.file("plain.h5"));
+  EXPECT_EQ(f.info().format_version, 0);
+  EXPECT_EQ(f.info().images_per_chunk, 0);  // contiguous
+  std::vector<uint8_t> back(px.size());
+  f.read_range(0, 2, back.data());
+  EXPECT_EQ(back, px);
+}
+
+TEST(BadFiles, LoaderReportsTheSameErrorsFromItsIoThread) {
+  TempDir d;
+  std::ofstream(d.file("x.h5")) << "garbage";
+  LoaderOptions o;
+  o.path = d.file("x.h5");
+  o.global_batch = 2;
+  try {
+    PrefetchLoader loader(o);
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), d.file("x.h5") + ": not an HDF5 file");
+  }
+  write_synth(d.file("s.h5"), 4);
+  o.path = d.file("s.h5");
+  o.global_batch = 8;  // more than the file holds
+  EXPECT_THROW(PrefetchLoader{o}, std::invalid_argument);
+  o.global_batch = 3;
+  o.world = 2;
+  EXPECT_THROW(PrefetchLoader{o}, std::invalid_argument);
+}
+
+TEST(Writer, OutputAppearsOnlyWhenComplete) {
+  TempDir d;
+  const std::string out = d.file("w.h5");
+  WriterOptions wo;
+  wo.channels = 1;
+  wo.height = wo.width = 4;
+  std::vector<uint8_t> px(16 * 3, 9);
+  {
+    DatasetWriter w(out, wo);
+    w.append(px.data(), 3);
+    EXPECT_TRUE(std::filesystem::exists(w.temp_path()));
+    EXPECT_FALSE(std::filesystem::exists(out));
+    // destroyed without commit: an error or an interrupt
+  }
+  EXPECT_FALSE(std::filesystem::exists(out));
+  EXPECT_TRUE(std::filesystem::is_empty(d.path())) << "temporary file left behind";
+  {
+    DatasetWriter w(out, wo);
+    w.append(px.data(), 3);
+    w.commit();
+  }
+  EXPECT_EQ(H5ImageFile(out).info().count, 3);
+  EXPECT_THROW(DatasetWriter(out, wo), DataError);  // exists, no overwrite
+  wo.overwrite = true;
+  {
+    DatasetWriter w(out, wo);
+    w.append(px.data(), 2);
+    EXPECT_EQ(H5ImageFile(out).info().count, 3);  // the old file stays intact until commit
+    w.commit();
+  }
+  EXPECT_EQ(H5ImageFile(out).info().count, 2);
+  {
+    DatasetWriter w(d.file("empty.h5"), wo);
+    EXPECT_THROW(w.commit(), DataError);
+  }
+  EXPECT_FALSE(std::filesystem::exists(d.file("empty.h5")));
+}
