@@ -24,7 +24,7 @@
 #include "data/h5_image_file.h"
 #include "data/packers.h"
 #include "data/prefetch_loader.h"
-#include "data/rng.h"
+#include "common/rng.h"
 #include "dist/world.h"
 
 namespace {
@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
       const int64_t bytes = file.info().image_bytes();
       std::vector<uint8_t> buf(static_cast<size_t>(std::min<int64_t>(n, 256) * bytes));
       const int64_t random_reads = std::min<int64_t>(n, 1500);
-      gantry::data::SplitMix64 rng(7);
+      gantry::SplitMix64 rng(7);
       auto t = Clock::now();
       for (int64_t i = 0; i < random_reads; ++i) file.read_image(static_cast<int64_t>(rng.below(n)), buf.data());
       const double rnd_s = since(t);

@@ -6,7 +6,7 @@
 
 #include "cli/commands.h"
 #include "data/h5_image_file.h"
-#include "data/rng.h"
+#include "common/rng.h"
 
 namespace gantry::cli {
 
@@ -47,7 +47,7 @@ CLI::App* add_inspect_command(CLI::App& app, Action& action) {
           for (size_t k = 0; k < static_cast<size_t>(n * i.image_bytes()); k += 8) {
             uint64_t w = 0;
             std::memcpy(&w, buf.data() + k, std::min<size_t>(8, n * i.image_bytes() - k));
-            sum = data::mix64(sum ^ w);
+            sum = mix64(sum ^ w);
           }
         }
         char hex[17];

@@ -3,7 +3,7 @@
 #include <array>
 #include <vector>
 
-#include "data/rng.h"
+#include "common/rng.h"
 
 namespace gantry::data {
 

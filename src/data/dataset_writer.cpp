@@ -44,7 +44,11 @@ DatasetWriter::DatasetWriter(fs::path out, WriterOptions options) : out_(std::mo
     throw DataError(out_.string() + ": already exists (pass --force to replace it)");
   const fs::path dir = out_.has_parent_path() ? out_.parent_path() : fs::path(".");
   if (!fs::is_directory(dir)) throw DataError(out_.string() + ": directory " + dir.string() + " does not exist");
-  temp_ = dir / ("." + out_.filename().string() + ".partial-" + std::to_string(::getpid()));
+  std::string hidden = ".";
+  hidden += out_.filename().string();
+  hidden += ".partial-";
+  hidden += std::to_string(::getpid());
+  temp_ = dir / hidden;
 
   h5::Lock lock;
   file_ = h5::file(H5Fcreate(temp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));

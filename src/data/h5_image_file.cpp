@@ -29,7 +29,10 @@ std::string type_name(hid_t t) {
 
 std::string shape_string(const std::vector<hsize_t>& dims) {
   std::string s;
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? "x" : "") + std::to_string(dims[i]);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(dims[i]);
+  }
   return s.empty() ? "scalar" : s;
 }
 

@@ -3,7 +3,7 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "data/rng.h"
+#include "common/rng.h"
 
 namespace gantry::data {
 

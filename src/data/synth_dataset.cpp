@@ -9,7 +9,7 @@
 #include "data/interrupt.h"
 #include "data/packers.h"
 #include "data/progress_meter.h"
-#include "data/rng.h"
+#include "common/rng.h"
 
 namespace gantry::data {
 

@@ -1,12 +1,14 @@
-// Counter-based randomness for the data pipeline: every random choice (epoch
-// permutation, augmentation of one batch slot, synthetic image content) is a
-// pure function of integers such as (seed, epoch, position), so it does not
+// Counter-based randomness shared by every layer (src/common/: header-only,
+// below dist/): every random choice of the data pipeline (epoch permutation,
+// augmentation of one batch slot, synthetic content) and of the models
+// (stochastic-deconvolution routes) is a pure function of integers such as
+// (seed, epoch, position) or (seed, step, layer, sample), so it does not
 // depend on thread scheduling, world size or the LibTorch version, and a
 // resumed run makes exactly the choices an uninterrupted one would.
 #pragma once
 #include <cstdint>
 
-namespace gantry::data {
+namespace gantry {
 
 // SplitMix64's output function (Steele, Lea, Flood 2014): a bijective 64-bit mixer.
 constexpr uint64_t mix64(uint64_t x) {
@@ -52,4 +54,4 @@ class SplitMix64 {
   uint64_t state_;
 };
 
-}  // namespace gantry::data
+}  // namespace gantry

@@ -1,0 +1,63 @@
+// One layer type for every weighted layer of gantry's networks: conv,
+// transposed conv ("deconv") and linear, each with an optional weight
+// reparametrisation — spectral norm [Miyato et al. 2018] or weight norm
+// [Salimans & Kingma 2016]. Owning the weight ourselves (instead of wrapping
+// torch::nn::Conv2d) keeps the raw filters visible to DiReAL and the SN
+// vectors visible to the replica broadcast.
+//
+// Filters: the rows of the layer's kernel matrix, one per OUTPUT unit:
+//   conv   weight (out, in, k, k)  → out rows of in·k·k
+//   deconv weight (in, out, k, k)  → out rows of in·k·k   (dim 1, TECHNIQUES.md)
+//   linear weight (out, in)        → out rows of in
+// Spectral norm: buffers u (rows) and v (row length); in training mode one
+// power iteration per forward under no_grad (v = n(Wᵀu), u = n(Wv)), then
+// σ = uᵀ W v with the gradient through W only; W/σ is used. In eval mode the
+// stored u, v are used as they are (torch.nn.utils.spectral_norm semantics).
+// Weight norm: w_i = g_i · v_i / ‖v_i‖ per output filter.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+namespace gantry::models {
+
+enum class LayerKind { kConv, kDeconv, kLinear };
+enum class WeightNorm { kNone, kSpectral, kWeight };
+enum class Init { kNormal002, kKaimingNormal, kXavierUniform };
+
+WeightNorm parse_weight_norm(const std::string& name);  // "none" | "sn" | "wn"; throws std::invalid_argument
+
+struct WeightLayerOptions {
+  LayerKind kind = LayerKind::kConv;
+  int64_t in = 0, out = 0;
+  int64_t kernel = 1, stride = 1, padding = 0;
+  bool bias = true;
+  WeightNorm norm = WeightNorm::kNone;
+  Init init = Init::kNormal002;
+  double sn_eps = 1e-12;
+};
+
+class WeightLayerImpl : public torch::nn::Module {
+ public:
+  explicit WeightLayerImpl(const WeightLayerOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  // The weight the layer applies (after SN / WN), with its autograd graph.
+  // In training mode under SN this advances the power iteration (as forward does).
+  torch::Tensor effective_weight();
+  // The raw parameter whose filters DiReAL compares (v under WN).
+  const torch::Tensor& raw_weight() const { return weight_; }
+  // Raw filters as a (out, fan_in) matrix view, per the table above.
+  torch::Tensor filter_matrix() const;
+  const WeightLayerOptions& options() const { return opt_; }
+  // σ of the last SN forward (for logging); undefined without SN.
+  torch::Tensor last_sigma() const { return sigma_; }
+
+ private:
+  torch::Tensor matrix_of(const torch::Tensor& w) const;
+  WeightLayerOptions opt_;
+  torch::Tensor weight_, bias_, gain_, u_, v_, sigma_;
+};
+TORCH_MODULE(WeightLayer);
+
+}  // namespace gantry::models

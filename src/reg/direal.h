@@ -1,0 +1,40 @@
+// DiReAL diversity regularization [Ayinde, Nishihama, Zurada 2019;
+// ../shared/TECHNIQUES.md]. For a layer with filters w_1..w_n (rows of
+// WeightLayer::filter_matrix(): output filters, transposed convs included):
+//   S_ij = ⟨w_i, w_j⟩ / (‖w_i‖‖w_j‖),  A = S with its diagonal zeroed,
+//   M_ij = [|A_ij| > τ] (no gradient),  J = Σ_ij (M_ij A_ij)²  (ordered pairs).
+// R(N) = Σ_l J_l; the loss term is λ R(N). Which layers: every conv / deconv
+// that neither reads nor writes image channels — each network lists them
+// (models: direal_layers()). Zero-norm filters are guarded with ε (the
+// reference code divides by zero).
+#pragma once
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "models/weight_layer.h"
+
+namespace gantry::reg {
+
+struct DirealOptions {
+  double tau = 0.5;
+  double lambda = 0.1;  // TECHNIQUES.md: λ_D = 0.1, λ_G = 1e-3
+  double eps = 1e-8;
+};
+
+// J for one (n, fan_in) filter matrix.
+torch::Tensor direal_layer_penalty(const torch::Tensor& filters, double tau, double eps = 1e-8);
+
+class Direal {
+ public:
+  Direal(std::vector<models::WeightLayer> layers, DirealOptions options);
+  torch::Tensor value() const;  // R(N) = Σ_l J_l (logged every step)
+  torch::Tensor loss() const { return value() * options_.lambda; }
+  size_t num_layers() const { return layers_.size(); }
+
+ private:
+  std::vector<models::WeightLayer> layers_;
+  DirealOptions options_;
+};
+
+}  // namespace gantry::reg

@@ -1,0 +1,129 @@
+// Cross-sample techniques over real ranks: minibatch discrimination, feature
+// matching and synchronized batch norm on W ranks (each holding B/W rows of
+// one global batch) equal the 1-rank computation on the whole batch —
+// outputs, input gradients, parameter gradients (summed over ranks, the
+// per-rank losses being sums over their rows) and BN running statistics.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "dist/communicator.h"
+#include "dist/test_util.h"
+#include "models/batch_norm.h"
+#include "models/minibatch_discrimination.h"
+#include "reg/feature_matching.h"
+
+using namespace gantry;
+
+namespace {
+
+constexpr int64_t kGlobal = 12;  // divisible by 1..4
+
+// This rank's rows of a global tensor.
+torch::Tensor my_rows(const torch::Tensor& global) {
+  auto& w = test::world();
+  const int64_t n = global.size(0) / w.size();
+  return global.narrow(0, w.rank() * n, n);
+}
+
+torch::Tensor summed_over_ranks(torch::Tensor t) {
+  t = t.contiguous().clone();
+  test::world().comm().all_reduce(t, dist::ReduceOp::kSum);
+  return t;
+}
+
+void expect_close(const torch::Tensor& a, const torch::Tensor& b, const char* what) {
+  EXPECT_TRUE(torch::allclose(a, b, 1e-10, 1e-12)) << what << ": max |diff| " << (a - b).abs().max().item<double>();
+}
+
+}  // namespace
+
+TEST(GlobalBatchLayers, MinibatchDiscriminationEqualsOneRank) {
+  auto& comm = test::world().comm();
+  torch::manual_seed(21);  // same parameters and data on every rank
+  models::MinibatchDiscriminationOptions o;
+  o.in_features = 6;
+  o.kernels = 4;
+  o.kernel_dim = 3;
+  models::MinibatchDiscrimination one(o);
+  o.sync = &comm;
+  models::MinibatchDiscrimination many(o);
+  one->to(torch::kDouble);
+  many->to(torch::kDouble);
+  {
+    torch::NoGradGuard ng;
+    one->named_parameters()["T"].mul_(4);
+    many->named_parameters()["T"].copy_(one->named_parameters()["T"]);
+  }
+  const auto h = torch::randn({kGlobal, 6}, torch::kDouble);
+  const auto coef = torch::randn({kGlobal, 10}, torch::kDouble);
+
+  const auto h1 = h.clone().requires_grad_(true);
+  const auto y1 = one->forward(h1);
+  (y1 * coef).sum().backward();
+
+  const auto hr = my_rows(h).clone().requires_grad_(true);
+  const auto yr = many->forward(hr);
+  (yr * my_rows(coef)).sum().backward();
+
+  expect_close(yr, my_rows(y1), "output");
+  expect_close(hr.grad(), my_rows(h1.grad()), "input gradient");
+  expect_close(summed_over_ranks(many->named_parameters()["T"].grad()), one->named_parameters()["T"].grad(), "grad T");
+}
+
+TEST(GlobalBatchLayers, FeatureMatchingEqualsOneRank) {
+  auto& comm = test::world().comm();
+  torch::manual_seed(22);
+  const auto real = torch::randn({kGlobal, 5}, torch::kDouble);
+  const auto fake = torch::randn({kGlobal, 5}, torch::kDouble);
+  const auto f1 = fake.clone().requires_grad_(true);
+  const auto l1 = reg::feature_matching_loss(real, f1);
+  l1.backward();
+  const auto fr = my_rows(fake).clone().requires_grad_(true);
+  const auto lr = reg::feature_matching_loss(my_rows(real), fr, reg::FeatureMatchingDistance::kSquaredL2, &comm);
+  // Every rank holds the global loss; it enters the sum of per-rank losses once.
+  (lr / test::world().size()).backward();
+  expect_close(lr, l1, "loss");
+  expect_close(fr.grad(), my_rows(f1.grad()), "gradient");
+}
+
+TEST(GlobalBatchLayers, SynchronizedBatchNormEqualsOneRank) {
+  auto& comm = test::world().comm();
+  torch::manual_seed(23);
+  models::BatchNormOptions o;
+  o.channels = 3;
+  models::BatchNorm one(o);
+  o.sync = &comm;
+  models::BatchNorm many(o);
+  one->to(torch::kDouble);
+  many->to(torch::kDouble);
+  {
+    torch::NoGradGuard ng;
+    auto g = torch::rand({3}, torch::kDouble) + 0.5;
+    one->named_parameters()["weight"].copy_(g);
+    many->named_parameters()["weight"].copy_(g);
+  }
+  for (int step = 0; step < 3; ++step) {  // running statistics over several steps
+    const auto x = torch::randn({kGlobal, 3, 4, 4}, torch::kDouble) * (step + 1) + step;
+    const auto coef = torch::randn(x.sizes(), torch::kDouble);
+    for (auto* m : {&one, &many}) (*m)->zero_grad();
+    const auto x1 = x.clone().requires_grad_(true);
+    const auto y1 = one->forward(x1);
+    (y1 * coef).sum().backward();
+    const auto xr = my_rows(x).clone().requires_grad_(true);
+    const auto yr = many->forward(xr);
+    (yr * my_rows(coef)).sum().backward();
+    expect_close(yr, my_rows(y1), "output");
+    expect_close(xr.grad(), my_rows(x1.grad()), "input gradient");
+    expect_close(summed_over_ranks(many->named_parameters()["weight"].grad()), one->named_parameters()["weight"].grad(),
+                 "grad gamma");
+    expect_close(summed_over_ranks(many->named_parameters()["bias"].grad()), one->named_parameters()["bias"].grad(),
+                 "grad beta");
+    expect_close(many->named_buffers()["running_mean"], one->named_buffers()["running_mean"], "running mean");
+    expect_close(many->named_buffers()["running_var"], one->named_buffers()["running_var"], "running var");
+  }
+  // Eval uses the (identical) running statistics.
+  one->eval();
+  many->eval();
+  const auto x = torch::randn({4, 3, 2, 2}, torch::kDouble);
+  expect_close(many->forward(x), one->forward(x), "eval output");
+}
