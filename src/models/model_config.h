@@ -1,0 +1,53 @@
+// What the model builders need to know: architecture, resolution, widths and
+// the normalisation of each network. Every field has the default of
+// ../shared/TECHNIQUES.md; train/ fills it from the experiment config.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "models/weight_layer.h"
+
+namespace gantry::dist {
+class Communicator;
+}
+
+namespace gantry::models {
+
+// Activation normalisation. kVirtualBatch is G only.
+enum class NormKind { kNone, kBatch, kLayer, kVirtualBatch };
+NormKind parse_norm(const std::string& name);  // none | bn | ln | vbn
+const char* to_string(NormKind kind);
+
+struct ModelConfig {
+  std::string arch = "dcgan";  // dcgan | sngan_cnn | resnet | sgan | mlp
+  int64_t resolution = 32;     // image side (dcgan 28/32/64, sngan_cnn 32/48, resnet 32/48/128/256, sgan 28/32/64)
+  int64_t channels = 3;        // image channels
+  int64_t z_dim = 128;
+  int64_t g_width = 0;         // 0: the architecture's default base width
+  int64_t d_width = 0;
+  NormKind g_norm = NormKind::kBatch;
+  NormKind d_norm = NormKind::kNone;
+  WeightNorm g_weight_norm = WeightNorm::kNone;
+  WeightNorm d_weight_norm = WeightNorm::kSpectral;
+  bool sync_batch_norm = true;  // global-batch BN statistics when more than one rank
+  int64_t vbn_reference = 64;   // N_ref of the VBN reference batch
+  // Minibatch discrimination on D's penultimate features (0 kernels: off).
+  int64_t mbd_kernels = 0;
+  int64_t mbd_kernel_dim = 5;
+  // Stochastic deconvolution (sgan): filter sets per bank and how many of the
+  // deepest upsampling layers are banks.
+  int64_t sdeconv_sets = 8;
+  int64_t sdeconv_layers = 4;
+  uint64_t seed = 0;            // route draws of stochastic deconvolution
+  // mlp (2-D mixtures)
+  int64_t mlp_hidden = 128;
+  int64_t mlp_depth = 3;
+  int64_t data_dim = 2;
+};
+
+// Throws std::invalid_argument naming the first impossible setting
+// (unknown arch, unsupported resolution, VBN in D, ...). Combinations with
+// regularizers are checked by train/ (e.g. GN/PGN with a sample-coupling D).
+void validate(const ModelConfig& config);
+
+}  // namespace gantry::models

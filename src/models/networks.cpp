@@ -1,0 +1,32 @@
+#include "models/networks.h"
+
+#include "dist/communicator.h"
+#include "models/architectures.h"
+
+namespace gantry::models {
+
+namespace {
+// Synchronized BN only when asked for and there is more than one rank.
+dist::Communicator* bn_sync(const ModelConfig& c, dist::Communicator* sync) {
+  return c.sync_batch_norm && sync && sync->size() > 1 ? sync : nullptr;
+}
+dist::Communicator* mbd_sync(dist::Communicator* sync) { return sync && sync->size() > 1 ? sync : nullptr; }
+}  // namespace
+
+std::shared_ptr<Generator> build_generator(const ModelConfig& c, dist::Communicator* sync) {
+  validate(c);
+  if (c.arch == "dcgan" || c.arch == "sgan") return make_dcgan_generator(c, bn_sync(c, sync));
+  if (c.arch == "sngan_cnn") return make_sngan_cnn_generator(c, bn_sync(c, sync));
+  if (c.arch == "resnet") return make_resnet_generator(c, bn_sync(c, sync));
+  return make_mlp_generator(c, bn_sync(c, sync));
+}
+
+std::shared_ptr<Discriminator> build_discriminator(const ModelConfig& c, dist::Communicator* sync) {
+  validate(c);
+  if (c.arch == "dcgan" || c.arch == "sgan") return make_dcgan_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+  if (c.arch == "sngan_cnn") return make_sngan_cnn_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+  if (c.arch == "resnet") return make_resnet_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+  return make_mlp_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+}
+
+}  // namespace gantry::models

@@ -1,0 +1,104 @@
+// SNGAN "standard CNN" [Miyato et al. 2018, Table 3] for 32² and 48²:
+// G: z → linear → (8w, s0, s0) [s0 = res/8], norm, ReLU → 3 × [deconv 4×4 s2
+//    halving, norm, ReLU] → conv 3×3 → image, tanh   (w = 64: 512-256-128-64)
+// D: conv3 w, conv4s2 w, conv3 2w, conv4s2 2w, conv3 4w, conv4s2 4w, conv3 8w
+//    (LeakyReLU 0.1; d_norm after every conv but the first), features =
+//    flatten (8w · s0²), head. Widths 64-64-128-128-256-256-512 as Miyato
+//    (GN-GAN's doubled widths: d_width = 128). Init N(0, 0.02²).
+#include "models/architectures.h"
+#include "models/blocks.h"
+
+namespace gantry::models {
+
+namespace {
+
+class SnganCnnGenerator : public Generator {
+ public:
+  SnganCnnGenerator(const ModelConfig& c, dist::Communicator* sync) {
+    z_dim_ = c.z_dim;
+    const int64_t w = c.g_width > 0 ? c.g_width : 64;
+    s0_ = c.resolution / 8;
+    c0_ = 8 * w;
+    vbn_.init(*this, c);
+    project_ = register_module("project", make_layer(LayerKind::kLinear, c.z_dim, c0_ * s0_ * s0_, 1, 1, 0,
+                                                     c.g_weight_norm, Init::kNormal002));
+    norms_.push_back(register_module("norm0", NormLayer(c.g_norm, c0_, sync)));
+    int64_t ch = c0_;
+    for (int i = 0; i < 3; ++i) {
+      ups_.push_back(register_module("up" + std::to_string(i),
+                                     make_layer(LayerKind::kDeconv, ch, ch / 2, 4, 2, 1, c.g_weight_norm, Init::kNormal002)));
+      norms_.push_back(register_module("norm" + std::to_string(i + 1), NormLayer(c.g_norm, ch / 2, sync)));
+      ch /= 2;
+    }
+    to_image_ = register_module("to_image", make_layer(LayerKind::kConv, ch, c.channels, 3, 1, 1, c.g_weight_norm,
+                                                       Init::kNormal002));
+    couples_ = c.g_norm == NormKind::kBatch || c.g_norm == NormKind::kVirtualBatch;
+  }
+  torch::Tensor forward(const torch::Tensor& z) override {
+    const auto zz = vbn_.prepend(z);
+    const int64_t n_ref = vbn_.rows();
+    auto x = torch::relu(norms_[0]->forward(project_->forward(zz).view({zz.size(0), c0_, s0_, s0_}), n_ref));
+    for (size_t i = 0; i < ups_.size(); ++i) x = torch::relu(norms_[i + 1]->forward(ups_[i]->forward(x), n_ref));
+    return torch::tanh(vbn_.live(to_image_->forward(x)));
+  }
+  std::vector<WeightLayer> direal_layers() const override { return ups_; }
+  bool couples_samples() const override { return couples_; }
+
+ private:
+  int64_t s0_ = 0, c0_ = 0;
+  bool couples_ = false;
+  VbnReference vbn_;
+  WeightLayer project_{nullptr}, to_image_{nullptr};
+  std::vector<NormLayer> norms_;
+  std::vector<WeightLayer> ups_;
+};
+
+class SnganCnnDiscriminator : public Discriminator {
+ public:
+  SnganCnnDiscriminator(const ModelConfig& c, dist::Communicator* bn_sync, dist::Communicator* mbd_sync) {
+    const int64_t w = c.d_width > 0 ? c.d_width : 64;
+    struct Spec {
+      int64_t out, k, s, p;
+    };
+    const Spec specs[] = {{w, 3, 1, 1},     {w, 4, 2, 1},     {2 * w, 3, 1, 1}, {2 * w, 4, 2, 1},
+                          {4 * w, 3, 1, 1}, {4 * w, 4, 2, 1}, {8 * w, 3, 1, 1}};
+    int64_t ch = c.channels;
+    int i = 0;
+    for (const auto& s : specs) {
+      convs_.push_back(register_module("conv" + std::to_string(i),
+                                       make_layer(LayerKind::kConv, ch, s.out, s.k, s.s, s.p, c.d_weight_norm, Init::kNormal002)));
+      norms_.push_back(register_module("norm" + std::to_string(i), NormLayer(i == 0 ? NormKind::kNone : c.d_norm, s.out, bn_sync)));
+      ch = s.out;
+      ++i;
+    }
+    const int64_t s0 = c.resolution / 8;
+    head_ = register_module("head", DHead(ch * s0 * s0, c, Init::kNormal002, mbd_sync));
+    couples_ = c.d_norm == NormKind::kBatch || c.mbd_kernels > 0;
+  }
+  DOutput forward(const torch::Tensor& x) override {
+    auto h = x;
+    for (size_t i = 0; i < convs_.size(); ++i) h = torch::leaky_relu(norms_[i]->forward(convs_[i]->forward(h)), 0.1);
+    const auto features = h.flatten(1);
+    return {head_->forward(features), features};
+  }
+  std::vector<WeightLayer> direal_layers() const override { return {convs_.begin() + 1, convs_.end()}; }
+  bool couples_samples() const override { return couples_; }
+
+ private:
+  std::vector<WeightLayer> convs_;
+  std::vector<NormLayer> norms_;
+  DHead head_{nullptr};
+  bool couples_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<Generator> make_sngan_cnn_generator(const ModelConfig& c, dist::Communicator* bn_sync) {
+  return std::make_shared<SnganCnnGenerator>(c, bn_sync);
+}
+std::shared_ptr<Discriminator> make_sngan_cnn_discriminator(const ModelConfig& c, dist::Communicator* bn_sync,
+                                                            dist::Communicator* mbd_sync) {
+  return std::make_shared<SnganCnnDiscriminator>(c, bn_sync, mbd_sync);
+}
+
+}  // namespace gantry::models

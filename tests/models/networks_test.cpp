@@ -1,0 +1,194 @@
+// Every architecture at every supported resolution: output shapes, forward and
+// backward on CPU; normalisation variants; VBN per-example independence; SGAN
+// routes and split maps; DiReAL layer choice; refused configurations.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <set>
+
+#include "models/networks.h"
+#include "reg/compatibility.h"
+
+using namespace gantry::models;
+
+namespace {
+
+struct Case {
+  std::string arch;
+  int64_t res;
+  int64_t channels;
+};
+
+void expect_trains(const ModelConfig& c, const std::string& what) {
+  auto g = build_generator(c);
+  auto d = build_discriminator(c);
+  const int64_t b = 3;
+  const auto z = torch::randn({b, c.z_dim});
+  const auto x = g->forward(z);
+  if (c.arch == "mlp") {
+    ASSERT_EQ(x.sizes(), (torch::IntArrayRef{b, c.data_dim})) << what;
+  } else {
+    ASSERT_EQ(x.sizes(), (torch::IntArrayRef{b, c.channels, c.resolution, c.resolution})) << what;
+    EXPECT_LE(x.abs().max().item<double>(), 1.0) << what << ": G output outside [-1, 1]";
+  }
+  const auto out = d->forward(x);
+  ASSERT_EQ(out.logits.sizes(), (torch::IntArrayRef{b})) << what;
+  ASSERT_EQ(out.features.dim(), 2) << what;
+  ASSERT_EQ(out.features.size(0), b) << what;
+  out.logits.sum().backward();
+  // Every parameter gets a gradient, except the filter sets of a bank no sample chose (sgan).
+  std::set<std::string> banks, banks_with_grad;
+  for (const auto& p : g->named_parameters()) {
+    const bool has = p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0;
+    if (p.key().rfind("bank", 0) == 0) {
+      const auto bank = p.key().substr(0, p.key().find('.'));
+      banks.insert(bank);
+      if (has) banks_with_grad.insert(bank);
+    } else {
+      EXPECT_TRUE(has) << what << ": G." << p.key() << " has no gradient";
+    }
+  }
+  EXPECT_EQ(banks_with_grad, banks) << what << ": a bank whose chosen sets got no gradient";
+  EXPECT_EQ(banks.empty(), c.arch != "sgan") << what;
+  for (const auto& p : d->named_parameters()) EXPECT_TRUE(p.value().grad().defined()) << what << ": D." << p.key();
+  EXPECT_FALSE(x.isnan().any().item<bool>()) << what;
+}
+
+}  // namespace
+
+TEST(Networks, EveryArchitectureAtEverySupportedResolution) {
+  const std::vector<Case> cases = {{"dcgan", 28, 1}, {"dcgan", 32, 3}, {"dcgan", 64, 3}, {"sgan", 28, 1},
+                                   {"sgan", 32, 3},  {"sgan", 64, 3},  {"sngan_cnn", 32, 3}, {"sngan_cnn", 48, 3},
+                                   {"resnet", 32, 3}, {"resnet", 48, 3}, {"resnet", 128, 3}, {"resnet", 256, 3},
+                                   {"mlp", 0, 0}};
+  for (const auto& k : cases) {
+    ModelConfig c;
+    c.arch = k.arch;
+    c.resolution = k.res;
+    c.channels = k.channels;
+    if (k.arch == "mlp") c.z_dim = 2;
+    expect_trains(c, k.arch + " " + std::to_string(k.res));
+  }
+}
+
+TEST(Networks, NormalisationVariants) {
+  for (auto gn : {"none", "bn", "ln", "vbn"})
+    for (auto dn : {"none", "bn", "ln"})
+      for (auto wn : {"none", "sn", "wn"}) {
+        ModelConfig c;
+        c.arch = "dcgan";
+        c.resolution = 32;
+        c.g_norm = parse_norm(gn);
+        c.d_norm = parse_norm(dn);
+        c.g_weight_norm = c.d_weight_norm = parse_weight_norm(wn);
+        c.vbn_reference = 8;
+        expect_trains(c, std::string("g ") + gn + " d " + dn + " w " + wn);
+      }
+  ModelConfig c;
+  c.arch = "sngan_cnn";
+  c.mbd_kernels = 16;
+  expect_trains(c, "sngan_cnn + minibatch discrimination");
+  EXPECT_TRUE(build_discriminator(c)->couples_samples());
+  c.mbd_kernels = 0;
+  EXPECT_FALSE(build_discriminator(c)->couples_samples());
+}
+
+TEST(Networks, VirtualBatchNormMakesSamplesIndependent) {
+  for (const std::string arch : {"dcgan", "resnet", "mlp"}) {
+    ModelConfig c;
+    c.arch = arch;
+    c.g_norm = NormKind::kVirtualBatch;
+    c.vbn_reference = 6;
+    if (arch == "mlp") c.z_dim = 2;
+    auto g = build_generator(c);
+    const auto z = torch::randn({4, c.z_dim});
+    auto z2 = z.clone();
+    z2[1] = torch::randn({c.z_dim}) * 3;
+    const auto a = g->forward(z), b = g->forward(z2);
+    EXPECT_TRUE(torch::allclose(a[0], b[0], 1e-5, 1e-6)) << arch;
+    EXPECT_TRUE(torch::allclose(a[3], b[3], 1e-5, 1e-6)) << arch;
+    EXPECT_FALSE(torch::allclose(a[1], b[1])) << arch;
+    // The reference batch is a buffer: broadcast by the replica sync and kept in checkpoints.
+    EXPECT_EQ(g->named_buffers()["vbn_z_ref"].sizes(), (torch::IntArrayRef{6, c.z_dim})) << arch;
+  }
+  // With batch norm instead, samples do depend on each other.
+  ModelConfig c;
+  auto g = build_generator(c);
+  const auto z = torch::randn({4, c.z_dim});
+  auto z2 = z.clone();
+  z2[1] = torch::randn({c.z_dim}) * 3;
+  EXPECT_FALSE(torch::allclose(g->forward(z)[0], g->forward(z2)[0], 1e-5, 1e-6));
+}
+
+TEST(Networks, StochasticRoutesAndSplitMaps) {
+  ModelConfig c;
+  c.arch = "sgan";
+  c.resolution = 64;
+  c.sdeconv_sets = 8;
+  c.sdeconv_layers = 4;
+  auto g = build_generator(c);
+  g->eval();  // BN from running statistics: outputs depend only on z and routes
+  const auto z = torch::randn({6, c.z_dim});
+  g->set_route_context({5, 0});
+  const auto a = g->forward(z);
+  ASSERT_EQ(g->split_maps().size(), 5u);  // the 4² projection + 4 banks: 8², 16², 32², 64²
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(g->split_maps()[i].size(2), int64_t{4} << i);
+  EXPECT_TRUE(torch::equal(g->forward(z), a)) << "same context, same routes";
+  g->set_route_context({6, 0});
+  EXPECT_FALSE(torch::allclose(g->forward(z), a)) << "another step draws other routes";
+  // Sample-wise shardable: rank 1 of 2 (first_sample 3) computes rows 3..5 of the 1-rank batch.
+  g->set_route_context({5, 3});
+  EXPECT_TRUE(torch::allclose(g->forward(z.narrow(0, 3, 3)), a.narrow(0, 3, 3), 1e-5, 1e-6));
+}
+
+TEST(Networks, DirealLayersNeverTouchImageChannels) {
+  for (const std::string arch : {"dcgan", "sgan", "sngan_cnn", "resnet"}) {
+    ModelConfig c;
+    c.arch = arch;
+    c.resolution = 32;
+    auto g = build_generator(c);
+    auto d = build_discriminator(c);
+    EXPECT_FALSE(g->direal_layers().empty()) << arch;
+    EXPECT_FALSE(d->direal_layers().empty()) << arch;
+    for (const auto& l : g->direal_layers()) {
+      EXPECT_NE(l->options().kind, LayerKind::kLinear) << arch;
+      EXPECT_NE(l->options().out, c.channels) << arch << ": a G layer writing the image";
+    }
+    for (const auto& l : d->direal_layers()) {
+      EXPECT_NE(l->options().kind, LayerKind::kLinear) << arch;
+      EXPECT_NE(l->options().in, c.channels) << arch << ": a D layer reading the image";
+    }
+  }
+}
+
+TEST(Networks, RefusedConfigurations) {
+  auto refused = [](ModelConfig c, gantry::reg::DTechniques t, const std::string& needle) {
+    try {
+      gantry::reg::check_compatible(c, t);
+      ADD_FAILURE() << "accepted: " << needle;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  ModelConfig bn;
+  bn.d_norm = NormKind::kBatch;
+  ModelConfig mbd;
+  mbd.mbd_kernels = 10;
+  using gantry::reg::GradNorm;
+  refused(bn, {GradNorm::kGN, false, false}, "gradient normalization (GN) needs per-sample gradients of D and cannot be combined with batch norm in D");
+  refused(mbd, {GradNorm::kPGN, false, false}, "penalty gradient normalization (PGN) needs per-sample gradients of D and cannot be combined with minibatch discrimination in D");
+  refused(bn, {GradNorm::kNone, true, false}, "WGAN-GP");
+  refused(mbd, {GradNorm::kNone, false, true}, "R1");
+  ModelConfig vbn_d;
+  vbn_d.d_norm = NormKind::kVirtualBatch;
+  refused(vbn_d, {}, "virtual batch norm is for G only");
+  ModelConfig res;
+  res.arch = "sngan_cnn";
+  res.resolution = 64;
+  refused(res, {}, "sngan_cnn supports resolutions 32, 48, not 64");
+  ModelConfig arch;
+  arch.arch = "stylegan";
+  refused(arch, {}, "unknown architecture 'stylegan'");
+  EXPECT_NO_THROW(gantry::reg::check_compatible(ModelConfig{}, {GradNorm::kGN, true, true}));  // no coupling in D
+  EXPECT_THROW(parse_norm("group"), std::invalid_argument);
+}
