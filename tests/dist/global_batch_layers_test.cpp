@@ -10,6 +10,7 @@
 #include "dist/test_util.h"
 #include "models/batch_norm.h"
 #include "models/minibatch_discrimination.h"
+#include "models/networks.h"
 #include "reg/feature_matching.h"
 
 using namespace gantry;
@@ -126,4 +127,47 @@ TEST(GlobalBatchLayers, SynchronizedBatchNormEqualsOneRank) {
   many->eval();
   const auto x = torch::randn({4, 3, 2, 2}, torch::kDouble);
   expect_close(many->forward(x), one->forward(x), "eval output");
+}
+
+TEST(GlobalBatchLayers, WholeNetworksWithSyncBatchNormAndMinibatchDiscriminationEqualOneRank) {
+  // The builders wire the communicator into every cross-sample layer: a DCGAN
+  // G with batch norm and a D with batch norm + minibatch discrimination, on
+  // W ranks, reproduce the 1-rank forward and gradients.
+  auto& comm = test::world().comm();
+  models::ModelConfig c;
+  c.arch = "dcgan";
+  c.resolution = 28;
+  c.channels = 1;
+  c.z_dim = 8;
+  c.g_width = 8;
+  c.d_width = 8;
+  c.g_norm = models::NormKind::kBatch;
+  c.d_norm = models::NormKind::kBatch;
+  c.d_weight_norm = models::WeightNorm::kNone;
+  c.mbd_kernels = 6;
+  torch::manual_seed(41);
+  auto g1 = models::build_generator(c);
+  auto d1 = models::build_discriminator(c);
+  torch::manual_seed(41);
+  auto gw = models::build_generator(c, &comm);
+  auto dw = models::build_discriminator(c, &comm);
+  for (auto* m : {static_cast<torch::nn::Module*>(g1.get()), static_cast<torch::nn::Module*>(d1.get()),
+                  static_cast<torch::nn::Module*>(gw.get()), static_cast<torch::nn::Module*>(dw.get())})
+    m->to(torch::kDouble);
+  const auto z = torch::randn({kGlobal, 8}, torch::kDouble);
+  const auto coef = torch::randn({kGlobal}, torch::kDouble);
+  const auto l1 = d1->forward(g1->forward(z)).logits;
+  (l1 * coef).sum().backward();
+  const auto lw = dw->forward(gw->forward(my_rows(z))).logits;
+  (lw * my_rows(coef)).sum().backward();
+  expect_close(lw, my_rows(l1), "D(G(z))");
+  for (const auto& [one, many] : {std::pair{g1, gw}}) {
+    const auto a = one->named_parameters(), b = many->named_parameters();
+    for (const auto& p : a) expect_close(summed_over_ranks(b[p.key()].grad()), p.value().grad(), ("grad G." + p.key()).c_str());
+  }
+  const auto a = d1->named_parameters(), b = dw->named_parameters();
+  for (const auto& p : a) expect_close(summed_over_ranks(b[p.key()].grad()), p.value().grad(), ("grad D." + p.key()).c_str());
+  const auto ba = g1->named_buffers(), bb = gw->named_buffers();
+  for (const auto& p : ba)
+    if (p.value().is_floating_point()) expect_close(bb[p.key()], p.value(), ("G buffer " + p.key()).c_str());
 }
