@@ -13,6 +13,11 @@
 
 namespace gantry::models {
 
+// Batch norm and VBN subtract a per-channel mean, so a bias in the layer before
+// them has no effect on the output and only a rounding-noise gradient, which
+// Adam would amplify into lr-sized random steps: such layers get no bias.
+inline bool cancels_bias(NormKind k) { return k == NormKind::kBatch || k == NormKind::kVirtualBatch; }
+
 WeightLayer make_layer(LayerKind kind, int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding,
                        WeightNorm norm, Init init, bool bias = true);
 

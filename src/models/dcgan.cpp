@@ -34,7 +34,7 @@ class DcganGenerator : public Generator {
     c0_ = w << (n_up - 1);
     vbn_.init(*this, c);
     project_ = register_module("project", make_layer(LayerKind::kLinear, c.z_dim, c0_ * s0_ * s0_, 1, 1, 0,
-                                                     c.g_weight_norm, Init::kNormal002));
+                                                     c.g_weight_norm, Init::kNormal002, !cancels_bias(c.g_norm)));
     norms_.push_back(register_module("norm0", NormLayer(c.g_norm, c0_, sync)));
     int64_t ch = c0_;
     n_banks_ = sgan_ ? std::min(c.sdeconv_layers, n_up) : 0;
@@ -48,8 +48,10 @@ class DcganGenerator : public Generator {
         o.filter_sets = c.sdeconv_sets;
         banks_.push_back(register_module("bank" + std::to_string(i), StochasticDeconv(o)));
       } else {
-        ups_.push_back(register_module("up" + std::to_string(i), make_layer(LayerKind::kDeconv, ch, out, 4, 2, 1,
-                                                                           c.g_weight_norm, Init::kNormal002)));
+        const bool normed = sgan_ || !last;
+        ups_.push_back(register_module("up" + std::to_string(i),
+                                       make_layer(LayerKind::kDeconv, ch, out, 4, 2, 1, c.g_weight_norm, Init::kNormal002,
+                                                  !(normed && cancels_bias(c.g_norm)))));
         if (sgan_ || !last) norms_.push_back(register_module("norm" + std::to_string(i + 1), NormLayer(c.g_norm, out, sync)));
       }
       ch = out;
@@ -115,8 +117,9 @@ class DcganDiscriminator : public Discriminator {
     int64_t ch = c.channels;
     for (int64_t i = 0; i < n_down; ++i) {
       const int64_t out = w << i;
-      convs_.push_back(register_module("conv" + std::to_string(i), make_layer(LayerKind::kConv, ch, out, 4, 2, 1,
-                                                                             c.d_weight_norm, Init::kNormal002)));
+      convs_.push_back(register_module("conv" + std::to_string(i),
+                                       make_layer(LayerKind::kConv, ch, out, 4, 2, 1, c.d_weight_norm, Init::kNormal002,
+                                                  !(i > 0 && cancels_bias(c.d_norm)))));
       norms_.push_back(register_module("norm" + std::to_string(i),
                                        NormLayer(i == 0 ? NormKind::kNone : c.d_norm, out, bn_sync)));
       ch = out;

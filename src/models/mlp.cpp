@@ -16,7 +16,8 @@ class MlpGenerator : public Generator {
     int64_t in = c.z_dim;
     for (int64_t i = 0; i + 1 < c.mlp_depth; ++i) {
       layers_.push_back(register_module("fc" + std::to_string(i), make_layer(LayerKind::kLinear, in, c.mlp_hidden, 1, 1, 0,
-                                                                            c.g_weight_norm, Init::kKaimingNormal)));
+                                                                            c.g_weight_norm, Init::kKaimingNormal,
+                                                                            !cancels_bias(c.g_norm))));
       norms_.push_back(register_module("norm" + std::to_string(i), NormLayer(c.g_norm, c.mlp_hidden, sync)));
       in = c.mlp_hidden;
     }

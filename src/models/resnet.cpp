@@ -50,10 +50,15 @@ class GBlockImpl : public torch::nn::Module {
  public:
   GBlockImpl(int64_t in, int64_t out, const ModelConfig& c, dist::Communicator* sync) {
     n1 = register_module("norm1", NormLayer(c.g_norm, in, sync));
-    c1 = register_module("conv1", make_layer(LayerKind::kConv, in, out, 3, 1, 1, c.g_weight_norm, Init::kKaimingNormal));
+    c1 = register_module("conv1", make_layer(LayerKind::kConv, in, out, 3, 1, 1, c.g_weight_norm, Init::kKaimingNormal,
+                                             !cancels_bias(c.g_norm)));
     n2 = register_module("norm2", NormLayer(c.g_norm, out, sync));
-    c2 = register_module("conv2", make_layer(LayerKind::kConv, out, out, 3, 1, 1, c.g_weight_norm, Init::kKaimingNormal));
-    sc = register_module("shortcut", make_layer(LayerKind::kConv, in, out, 1, 1, 0, c.g_weight_norm, Init::kKaimingNormal));
+    // Under BN/VBN every per-channel constant before out_norm is normalised away (block outputs
+    // reach the next norm directly or through a linear shortcut): no biases there.
+    c2 = register_module("conv2", make_layer(LayerKind::kConv, out, out, 3, 1, 1, c.g_weight_norm, Init::kKaimingNormal,
+                                             !cancels_bias(c.g_norm)));
+    sc = register_module("shortcut", make_layer(LayerKind::kConv, in, out, 1, 1, 0, c.g_weight_norm, Init::kKaimingNormal,
+                                                !cancels_bias(c.g_norm)));
   }
   torch::Tensor forward(const torch::Tensor& x, int64_t n_ref) {
     auto h = c1->forward(up2(torch::relu(n1->forward(x, n_ref))));
@@ -72,7 +77,7 @@ class ResnetGenerator : public Generator {
     t_ = tables(c.resolution, c.g_width > 0 ? c.g_width : 64, 64);
     vbn_.init(*this, c);
     project_ = register_module("project", make_layer(LayerKind::kLinear, c.z_dim, t_.g[0] * t_.start * t_.start, 1, 1, 0,
-                                                     c.g_weight_norm, Init::kKaimingNormal));
+                                                     c.g_weight_norm, Init::kKaimingNormal, !cancels_bias(c.g_norm)));
     for (size_t i = 0; i + 1 < t_.g.size(); ++i)
       blocks_.push_back(register_module("block" + std::to_string(i), GBlock(t_.g[i], t_.g[i + 1], c, sync)));
     out_norm_ = register_module("out_norm", NormLayer(c.g_norm, t_.g.back(), sync));
@@ -107,8 +112,10 @@ class DBlockImpl : public torch::nn::Module {
  public:
   DBlockImpl(int64_t in, int64_t out, bool down, bool first, const ModelConfig& c, dist::Communicator* sync)
       : down_(down), first_(first) {
-    c1 = register_module("conv1", make_layer(LayerKind::kConv, in, out, 3, 1, 1, c.d_weight_norm, Init::kKaimingNormal));
-    c2 = register_module("conv2", make_layer(LayerKind::kConv, out, out, 3, 1, 1, c.d_weight_norm, Init::kKaimingNormal));
+    c1 = register_module("conv1", make_layer(LayerKind::kConv, in, out, 3, 1, 1, c.d_weight_norm, Init::kKaimingNormal,
+                                             !cancels_bias(c.d_norm)));
+    c2 = register_module("conv2", make_layer(LayerKind::kConv, out, out, 3, 1, 1, c.d_weight_norm, Init::kKaimingNormal,
+                                             !cancels_bias(c.d_norm)));
     n1 = register_module("norm1", NormLayer(c.d_norm, out, sync));
     n2 = register_module("norm2", NormLayer(c.d_norm, out, sync));
     if (first || down || in != out)

@@ -21,12 +21,13 @@ class SnganCnnGenerator : public Generator {
     c0_ = 8 * w;
     vbn_.init(*this, c);
     project_ = register_module("project", make_layer(LayerKind::kLinear, c.z_dim, c0_ * s0_ * s0_, 1, 1, 0,
-                                                     c.g_weight_norm, Init::kNormal002));
+                                                     c.g_weight_norm, Init::kNormal002, !cancels_bias(c.g_norm)));
     norms_.push_back(register_module("norm0", NormLayer(c.g_norm, c0_, sync)));
     int64_t ch = c0_;
     for (int i = 0; i < 3; ++i) {
       ups_.push_back(register_module("up" + std::to_string(i),
-                                     make_layer(LayerKind::kDeconv, ch, ch / 2, 4, 2, 1, c.g_weight_norm, Init::kNormal002)));
+                                     make_layer(LayerKind::kDeconv, ch, ch / 2, 4, 2, 1, c.g_weight_norm, Init::kNormal002,
+                                                !cancels_bias(c.g_norm))));
       norms_.push_back(register_module("norm" + std::to_string(i + 1), NormLayer(c.g_norm, ch / 2, sync)));
       ch /= 2;
     }
@@ -66,7 +67,8 @@ class SnganCnnDiscriminator : public Discriminator {
     int i = 0;
     for (const auto& s : specs) {
       convs_.push_back(register_module("conv" + std::to_string(i),
-                                       make_layer(LayerKind::kConv, ch, s.out, s.k, s.s, s.p, c.d_weight_norm, Init::kNormal002)));
+                                       make_layer(LayerKind::kConv, ch, s.out, s.k, s.s, s.p, c.d_weight_norm, Init::kNormal002,
+                                                  !(i > 0 && cancels_bias(c.d_norm)))));
       norms_.push_back(register_module("norm" + std::to_string(i), NormLayer(i == 0 ? NormKind::kNone : c.d_norm, s.out, bn_sync)));
       ch = s.out;
       ++i;

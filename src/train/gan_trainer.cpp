@@ -1,0 +1,470 @@
+#include "train/gan_trainer.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "common/rng.h"
+#include "data/prefetch_loader.h"
+#include "dist/communicator.h"
+#include "dist/grad_sync.h"
+#include "dist/replicas.h"
+#include "models/networks.h"
+#include "reg/consistency.h"
+#include "reg/direal.h"
+#include "reg/ema.h"
+#include "reg/feature_matching.h"
+#include "reg/gradient_normalization.h"
+#include "reg/gradient_penalties.h"
+#include "reg/historical_averaging.h"
+#include "reg/split_loss.h"
+#include "train/checkpoint_file.h"
+#include "train/losses.h"
+#include "train/sample_grid.h"
+
+namespace gantry::train {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Purposes of random draws (key tags).
+enum Tag : uint64_t { kZ = 1, kGpEps = 2, kCr = 3, kSampleZ = 4, kInit = 5 };
+
+torch::Generator generator(uint64_t k) { return at::make_generator<at::CPUGeneratorImpl>(k); }
+
+// Rows [rank·n/W, (rank+1)·n/W) of a global draw: the same samples whatever W.
+torch::Tensor global_normal(uint64_t k, int64_t n, int64_t dim, int rank, int world) {
+  const auto all = torch::randn({n, dim}, generator(k));
+  return all.narrow(0, rank * (n / world), n / world);
+}
+torch::Tensor global_uniform(uint64_t k, int64_t n, int rank, int world) {
+  const auto all = torch::rand({n}, generator(k));
+  return all.narrow(0, rank * (n / world), n / world);
+}
+
+double grad_norm(const std::vector<torch::Tensor>& params) {
+  double s = 0;
+  for (const auto& p : params)
+    if (p.grad().defined()) s += p.grad().to(torch::kDouble).square().sum().item<double>();
+  return std::sqrt(s);
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;
+}
+
+void set_lr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+}
+
+class Trainer {
+ public:
+  Trainer(dist::World& world, TrainConfig cfg, TrainOptions opt)
+      : world_(world), comm_(world.comm()), cfg_(std::move(cfg)), opt_(std::move(opt)) {}
+
+  int run(const std::atomic<int>& stop);
+
+ private:
+  void build();
+  void resume();
+  void save();
+  void samples();
+  void d_step(int64_t t, int64_t k, std::map<std::string, double>& m);
+  void g_step(int64_t t, std::map<std::string, double>& m);
+  void log(int64_t t, std::map<std::string, double> m, double dt, int64_t n_steps);
+  bool finite_or_skip(const std::vector<torch::Tensor>& params, torch::optim::Optimizer& opt, const char* who,
+                      std::map<std::string, double>& m);
+  int64_t phase_id(int64_t t, int64_t k) const { return t * (cfg_.train.n_dis + 1) + k; }
+  torch::Tensor d_out(const torch::Tensor& x, models::DOutput* out = nullptr);
+
+  dist::World& world_;
+  dist::Communicator& comm_;
+  TrainConfig cfg_;
+  TrainOptions opt_;
+  torch::Device device_{torch::kCPU};
+  std::shared_ptr<models::Generator> g_, g_ema_;
+  std::shared_ptr<models::Discriminator> d_;
+  std::unique_ptr<torch::optim::Adam> opt_g_, opt_d_;
+  std::unique_ptr<dist::GradSync> sync_g_, sync_d_;
+  std::unique_ptr<data::PrefetchLoader> loader_;
+  std::unique_ptr<reg::Direal> direal_g_, direal_d_;
+  std::unique_ptr<reg::HistoricalAverage> ha_g_, ha_d_;
+  std::unique_ptr<reg::Ema> ema_;
+  data::SamplerState start_state_;
+  int64_t step_ = 0, images_seen_ = 0, d_steps_ = 0, bad_streak_ = 0, skipped_ = 0;
+  torch::Tensor last_real_;
+  std::ofstream metrics_;
+  Clock::time_point started_;
+};
+
+void Trainer::build() {
+  device_ = world_.device();
+  const auto& c = cfg_;
+  torch::manual_seed(key(c.train.seed, kInit));
+  g_ = models::build_generator(c.model, &comm_);
+  d_ = models::build_discriminator(c.model, &comm_);
+  g_ema_ = models::build_generator(c.model, &comm_);
+  g_->to(device_);
+  d_->to(device_);
+  g_ema_->to(device_);
+  // Rank 0's initial state (weights, SN vectors, VBN reference) becomes everyone's.
+  dist::broadcast_parameters(*g_, comm_);
+  dist::broadcast_parameters(*d_, comm_);
+  ema_ = std::make_unique<reg::Ema>(g_, g_ema_, c.train.ema_beta, c.train.ema_start);
+  g_ema_->eval();
+  auto adam = [](std::vector<torch::Tensor> p, const OptimConfig& o) {
+    return std::make_unique<torch::optim::Adam>(std::move(p), torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
+  };
+  opt_g_ = adam(g_->parameters(), c.train.g);
+  opt_d_ = adam(d_->parameters(), c.train.d);
+  sync_g_ = std::make_unique<dist::GradSync>(*g_, comm_);
+  sync_d_ = std::make_unique<dist::GradSync>(*d_, comm_);
+  if (c.reg.direal_d) direal_d_ = std::make_unique<reg::Direal>(d_->direal_layers(), reg::DirealOptions{c.reg.direal_tau_d, c.reg.direal_lambda_d});
+  if (c.reg.direal_g) direal_g_ = std::make_unique<reg::Direal>(g_->direal_layers(), reg::DirealOptions{c.reg.direal_tau_g, c.reg.direal_lambda_g});
+  if (c.reg.ha_lambda_d > 0) ha_d_ = std::make_unique<reg::HistoricalAverage>(d_->parameters(), c.reg.ha_lambda_d);
+  if (c.reg.ha_lambda_g > 0) ha_g_ = std::make_unique<reg::HistoricalAverage>(g_->parameters(), c.reg.ha_lambda_g);
+}
+
+void Trainer::resume() {
+  auto ckpt = load_newest_valid(opt_.run_dir, world_.rank() == 0);
+  if (!ckpt) return;
+  auto& a = ckpt->archive;
+  auto read_int = [&](const char* k) {
+    torch::Tensor t;
+    a.read(k, t);
+    return t.item<int64_t>();
+  };
+  auto sub = [&](const char* k, auto&& fn) {
+    torch::serialize::InputArchive s;
+    a.read(k, s);
+    fn(s);
+  };
+  sub("G", [&](auto& s) { g_->load(s); });
+  sub("D", [&](auto& s) { d_->load(s); });
+  sub("G_ema", [&](auto& s) { g_ema_->load(s); });
+  sub("opt_g", [&](auto& s) { opt_g_->load(s); });
+  sub("opt_d", [&](auto& s) { opt_d_->load(s); });
+  for (auto [ha, name] : std::initializer_list<std::pair<reg::HistoricalAverage*, const char*>>{{ha_g_.get(), "ha_g"}, {ha_d_.get(), "ha_d"}}) {
+    if (!ha) continue;
+    sub(name, [&](auto& s) {
+      std::vector<torch::Tensor> state(ha->state().size());
+      for (size_t i = 0; i < state.size(); ++i) s.read(std::to_string(i), state[i]);
+      ha->load_state(state);
+    });
+  }
+  step_ = read_int("step");
+  images_seen_ = read_int("images_seen");
+  d_steps_ = read_int("d_steps");
+  start_state_ = {read_int("sampler_epoch"), read_int("sampler_offset")};
+  if (world_.rank() == 0)
+    std::fprintf(stderr, "gantry: resuming from %s (step %lld, saved on %lld ranks, now %d)\n", ckpt->path.c_str(),
+                 (long long)step_, (long long)read_int("world_size"), world_.size());
+}
+
+void Trainer::save() {
+  // Every rank takes part in the consistency check; rank 0 writes.
+  auto report = dist::check_consistency(*g_, comm_);
+  if (report.consistent) report = dist::check_consistency(*d_, comm_);
+  if (!report.consistent) throw std::runtime_error("replicas diverged before checkpointing: " + report.message());
+  if (world_.rank() != 0) return;
+  torch::serialize::OutputArchive a;
+  auto sub = [&](const char* k, auto&& fn) {
+    torch::serialize::OutputArchive s;
+    fn(s);
+    a.write(k, s);
+  };
+  sub("G", [&](auto& s) { g_->save(s); });
+  sub("D", [&](auto& s) { d_->save(s); });
+  sub("G_ema", [&](auto& s) { g_ema_->save(s); });
+  sub("opt_g", [&](auto& s) { opt_g_->save(s); });
+  sub("opt_d", [&](auto& s) { opt_d_->save(s); });
+  for (auto [ha, name] : std::initializer_list<std::pair<reg::HistoricalAverage*, const char*>>{{ha_g_.get(), "ha_g"}, {ha_d_.get(), "ha_d"}}) {
+    if (!ha) continue;
+    sub(name, [&](auto& s) {
+      const auto state = ha->state();
+      for (size_t i = 0; i < state.size(); ++i) s.write(std::to_string(i), state[i]);
+    });
+  }
+  const auto pos = loader_->state();
+  auto put = [&](const char* k, int64_t v) { a.write(k, torch::tensor(v)); };
+  put("step", step_);
+  put("images_seen", images_seen_);
+  put("d_steps", d_steps_);
+  put("sampler_epoch", pos.epoch);
+  put("sampler_offset", pos.offset);
+  put("world_size", world_.size());
+  put("param_hash", static_cast<int64_t>(report.hash));
+  a.write("config", c10::IValue(to_toml(cfg_)));
+  write_checkpoint(opt_.run_dir, step_, a, cfg_.train.keep_checkpoints);
+}
+
+void Trainer::samples() {
+  if (world_.rank() != 0) return;
+  torch::NoGradGuard ng;
+  fs::create_directories(opt_.run_dir / "samples");
+  const auto z = torch::randn({cfg_.log.sample_count, cfg_.model.z_dim}, generator(key(cfg_.train.seed, kSampleZ))).to(device_);
+  char name[64];
+  for (auto [g, prefix] : {std::pair{g_, "g"}, std::pair{g_ema_, "g_ema"}}) {
+    const bool was_training = g->is_training();
+    g->eval();
+    g->set_route_context({0, 0});
+    const auto x = g->forward(z);
+    if (was_training) g->train();
+    if (cfg_.model.arch == "mlp") {  // 2-D points: a CSV instead of a picture
+      std::snprintf(name, sizeof name, "%s-%09lld.csv", prefix, (long long)step_);
+      std::ofstream out(opt_.run_dir / "samples" / name);
+      const auto cpu = x.to(torch::kCPU, torch::kDouble);
+      for (int64_t i = 0; i < cpu.size(0); ++i) {
+        for (int64_t j = 0; j < cpu.size(1); ++j) out << (j ? "," : "") << cpu[i][j].item<double>();
+        out << "\n";
+      }
+      continue;
+    }
+    std::snprintf(name, sizeof name, "%s-%09lld.png", prefix, (long long)step_);
+    write_png_grid(x, (opt_.run_dir / "samples" / name).string());
+  }
+}
+
+torch::Tensor Trainer::d_out(const torch::Tensor& x, models::DOutput* out) {
+  // D's (possibly GN/PGN-normalised) output for x.
+  const auto kind = cfg_.grad_norm();
+  if (kind == reg::GradNorm::kNone) {
+    auto o = d_->forward(x);
+    if (out) *out = o;
+    return o.logits;
+  }
+  const auto xi = x.requires_grad() ? x : x.detach().requires_grad_(true);
+  auto o = d_->forward(xi);
+  if (out) *out = o;
+  return reg::normalize_output(kind, o.logits, xi);
+}
+
+bool Trainer::finite_or_skip(const std::vector<torch::Tensor>& params, torch::optim::Optimizer& opt, const char* who,
+                             std::map<std::string, double>& m) {
+  // Gradients are averaged across ranks: a non-finite one on any rank is non-finite on all, so all skip together.
+  const double norm = grad_norm(params);
+  m[std::string("grad_norm_") + who] = norm;
+  if (std::isfinite(norm)) {
+    opt.step();
+    return true;
+  }
+  // No zero_grad here: the gradients are views of GradSync's buckets, which the next begin() clears.
+  ++skipped_;
+  ++bad_streak_;
+  if (world_.rank() == 0)
+    std::fprintf(stderr, "gantry: step %lld: non-finite %s gradient, update skipped (%lld in a row)\n", (long long)step_,
+                 who, (long long)bad_streak_);
+  if (bad_streak_ >= cfg_.train.max_bad_steps)
+    throw std::runtime_error(std::to_string(bad_streak_) + " non-finite updates in a row: stopping; the last good checkpoint is intact");
+  return false;
+}
+
+void Trainer::d_step(int64_t t, int64_t k, std::map<std::string, double>& m) {
+  const auto& c = cfg_;
+  const int rank = world_.rank(), world = world_.size();
+  auto batch = loader_->next();
+  const auto real = batch.images;
+  last_real_ = real;
+  const int64_t b = real.size(0);
+  const auto z = global_normal(key(c.train.seed, kZ, t, k), c.data.batch, c.model.z_dim, rank, world).to(device_);
+  torch::Tensor fake;
+  {
+    torch::NoGradGuard ng;
+    g_->set_route_context({phase_id(t, k), rank * b});
+    fake = g_->forward(z);
+  }
+  if (ha_d_) ha_d_->update();
+  sync_d_->begin();
+  torch::Tensor f_real, f_fake;
+  if (c.grad_norm() != reg::GradNorm::kNone) {
+    const auto f = d_out(torch::cat({real, fake}).requires_grad_(true));
+    f_real = f.narrow(0, 0, b);
+    f_fake = f.narrow(0, b, fake.size(0));
+  } else {
+    f_real = d_->forward(real).logits;
+    f_fake = d_->forward(fake).logits;
+  }
+  auto loss = d_loss(c.loss(), f_real, f_fake, c.reg.label_smoothing);
+  m["loss_d_adv"] += loss.item<double>() / c.train.n_dis;
+  m["d_real"] += f_real.mean().item<double>() / c.train.n_dis;
+  m["d_fake"] += f_fake.mean().item<double>() / c.train.n_dis;
+  const reg::Critic critic = [&](const torch::Tensor& x) { return d_->forward(x).logits; };
+  auto add = [&](const char* name, const torch::Tensor& term) {
+    m[name] += term.item<double>() / c.train.n_dis;
+    loss = loss + term;
+  };
+  if (c.reg.wgan_gp) {
+    const auto eps = global_uniform(key(c.train.seed, kGpEps, t, k), c.data.batch, rank, world).to(device_);
+    add("gp", reg::wgan_gp(critic, real, fake, eps, c.reg.gp_lambda));
+  }
+  if (c.reg.r1_gamma > 0 && reg::r1_due({c.reg.r1_gamma, c.reg.r1_interval}, d_steps_))
+    add("r1", reg::r1_penalty(critic, real, {c.reg.r1_gamma, c.reg.r1_interval}));
+  if (c.reg.cr_lambda > 0) {
+    const auto aug = reg::cr_augment(real, c.reg.cr_shift, generator(key(c.train.seed, kCr, phase_id(t, k), rank))).to(device_);
+    add("cr", reg::consistency_term(f_real, d_out(aug), c.reg.cr_lambda));
+  }
+  if (direal_d_) {
+    const auto r = direal_d_->value();
+    m["direal_d"] += r.item<double>() / c.train.n_dis;  // R(D)
+    loss = loss + c.reg.direal_lambda_d * r;
+  }
+  if (ha_d_) add("ha_d", ha_d_->penalty());
+  if (opt_.inject_nan_step == t && rank == 0) loss = loss * std::numeric_limits<double>::quiet_NaN();
+  m["loss_d"] += loss.item<double>() / c.train.n_dis;
+  loss.backward();
+  sync_d_->finish();
+  if (finite_or_skip(d_->parameters(), *opt_d_, "d", m)) bad_streak_ = 0;
+  ++d_steps_;
+  images_seen_ += c.data.batch;
+}
+
+void Trainer::g_step(int64_t t, std::map<std::string, double>& m) {
+  const auto& c = cfg_;
+  const int rank = world_.rank(), world = world_.size();
+  const int64_t gb = c.g_batch(), b = gb / world;
+  for (auto& p : d_->parameters()) p.set_requires_grad(false);  // D's gradients are neither computed nor reduced here
+  if (ha_g_) ha_g_->update();
+  sync_g_->begin();
+  const auto z = global_normal(key(c.train.seed, kZ, t, c.train.n_dis), gb, c.model.z_dim, rank, world).to(device_);
+  g_->set_route_context({phase_id(t, c.train.n_dis), rank * b});
+  const auto fake = g_->forward(z);
+  models::DOutput out;
+  const auto f = d_out(fake, &out);
+  auto loss = g_loss(c.loss(), f);
+  m["loss_g_adv"] = loss.item<double>();
+  auto add = [&](const char* name, const torch::Tensor& term) {
+    m[name] = term.item<double>();
+    loss = loss + term;
+  };
+  if (c.reg.feature_matching) {
+    torch::Tensor real_features;
+    {
+      torch::NoGradGuard ng;
+      real_features = d_->forward(last_real_).features;
+    }
+    add("fm", reg::feature_matching_loss(real_features, out.features, c.fm_distance(), &comm_));
+  }
+  if (direal_g_) {
+    const auto r = direal_g_->value();
+    m["direal_g"] = r.item<double>();  // R(G)
+    loss = loss + c.reg.direal_lambda_g * r;
+  }
+  if (ha_g_) add("ha_g", ha_g_->penalty());
+  if (c.reg.split_loss_lambda > 0)
+    add("split", c.reg.split_loss_lambda * reg::split_loss(g_->split_maps(), reg::split_loss_weights(g_->split_maps().size())));
+  m["loss_g"] = loss.item<double>();
+  loss.backward();
+  sync_g_->finish();
+  for (auto& p : d_->parameters()) p.set_requires_grad(true);
+  if (finite_or_skip(g_->parameters(), *opt_g_, "g", m)) bad_streak_ = 0;
+  ema_->update(t);
+}
+
+void Trainer::log(int64_t t, std::map<std::string, double> m, double dt, int64_t n_steps) {
+  // Average every metric over ranks (same keys in the same order everywhere).
+  std::vector<double> values;
+  for (const auto& [k, v] : m) values.push_back(v);
+  auto tensor = torch::tensor(values, torch::kDouble);
+  comm_.all_reduce(tensor, dist::ReduceOp::kAverage);
+  size_t i = 0;
+  for (auto& [k, v] : m) v = tensor[i++].item<double>();
+  if (world_.rank() != 0) return;
+  const double img_s = n_steps * cfg_.data.batch * cfg_.train.n_dis / dt;
+  nlohmann::json j = {{"step", t + 1}, {"images_seen", images_seen_}, {"img_s", img_s}, {"s_per_kimg", 1000.0 / img_s},
+                      {"skipped_updates", skipped_}, {"peak_rss_mb", peak_rss_mb()}, {"ranks", world_.size()}};
+  for (const auto& [k, v] : m) j[k] = v;
+  metrics_ << j.dump() << "\n";
+  metrics_.flush();
+  if (!opt_.quiet) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
+    const double eta = (cfg_.train.steps - t - 1) * dt / std::max<int64_t>(n_steps, 1);
+    std::fprintf(stderr, "step %lld/%lld | %.0f img/s | ETA %lld:%02lld | loss_d %.4f loss_g %.4f | %.0f s\n",
+                 (long long)(t + 1), (long long)cfg_.train.steps, img_s, (long long)(eta / 60), (long long)eta % 60,
+                 m["loss_d"], m["loss_g"], elapsed);
+  }
+}
+
+int Trainer::run(const std::atomic<int>& stop) {
+  build();
+  resume();
+  data::LoaderOptions lo;
+  lo.path = cfg_.data.path;
+  lo.open.file_locking = cfg_.data.file_locking;
+  lo.in_memory = cfg_.data.in_memory;
+  lo.global_batch = cfg_.data.batch;
+  lo.seed = cfg_.train.seed;
+  lo.last_batch = data::parse_last_batch(cfg_.data.last_batch);
+  lo.start = start_state_;
+  lo.rank = world_.rank();
+  lo.world = world_.size();
+  lo.prefetch = static_cast<int>(cfg_.data.prefetch);
+  lo.decode_threads = static_cast<int>(cfg_.data.decode_threads);
+  lo.augment.hflip = cfg_.data.hflip;
+  lo.augment.max_shift = static_cast<int>(cfg_.data.shift);
+  lo.device = device_;
+  loader_ = std::make_unique<data::PrefetchLoader>(lo);
+  if (world_.rank() == 0) {
+    fs::create_directories(opt_.run_dir);
+    metrics_.open(opt_.run_dir / "metrics.jsonl", std::ios::app);
+  }
+  started_ = Clock::now();
+  auto window = Clock::now();
+  int64_t window_steps = 0;
+  std::map<std::string, double> m;
+  int exit_code = 0;
+  for (; step_ < cfg_.train.steps;) {
+    const int64_t t = step_;
+    // Agree on a stop request at the step boundary.
+    auto flag = torch::tensor({static_cast<double>(stop.load())}, torch::kDouble);
+    comm_.all_reduce(flag, dist::ReduceOp::kSum);
+    if (flag.item<double>() > 0) {
+      if (world_.rank() == 0) std::fprintf(stderr, "gantry: stop requested: checkpointing at step %lld\n", (long long)t);
+      save();
+      exit_code = kExitPreempted;
+      break;
+    }
+    const double lr_scale = cfg_.train.lr_schedule == "linear" ? 1.0 - static_cast<double>(t) / cfg_.train.steps : 1.0;
+    set_lr(*opt_g_, cfg_.train.g.lr * lr_scale);
+    set_lr(*opt_d_, cfg_.train.d.lr * lr_scale);
+    for (int64_t k = 0; k < cfg_.train.n_dis; ++k) d_step(t, k, m);
+    g_step(t, m);
+    step_ = t + 1;
+    ++window_steps;
+    if (step_ % cfg_.log.every == 0 || step_ == cfg_.train.steps) {
+      log(t, m, std::chrono::duration<double>(Clock::now() - window).count(), window_steps);
+      window = Clock::now();
+      window_steps = 0;
+    }
+    m.clear();
+    if (step_ % cfg_.train.checkpoint_every == 0 || step_ == cfg_.train.steps) save();
+    if (step_ % cfg_.log.sample_every == 0 || step_ == cfg_.train.steps) samples();
+  }
+  if (world_.rank() == 0 && exit_code == 0) {
+    nlohmann::json j = {{"done", true}, {"step", step_}, {"images_seen", images_seen_}, {"skipped_updates", skipped_},
+                        {"seconds", std::chrono::duration<double>(Clock::now() - started_).count()}};
+    std::printf("%s\n", j.dump().c_str());
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+int run_training(dist::World& world, TrainConfig config, const TrainOptions& options, const std::atomic<int>& stop) {
+  if (world.rank() == 0) {
+    fs::create_directories(options.run_dir);
+    std::ofstream(options.run_dir / "config.toml") << to_toml(config);
+  }
+  Trainer trainer(world, std::move(config), options);
+  return trainer.run(stop);
+}
+
+}  // namespace gantry::train

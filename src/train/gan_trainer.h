@@ -1,0 +1,36 @@
+// The GAN training loop of `gantry train` (../shared/ARCHITECTURE.md, "One
+// training step"): per G update, n_dis D updates on fresh real batches, then
+// one G update; every loss term from train/losses and reg/; fused gradient
+// all-reduce per phase (D's parameters are frozen in the G phase, so D's
+// gradients are never reduced there); EMA of G; rank-0 metrics (JSON lines),
+// sample grids and atomic checkpoints; resume from the newest valid one.
+//
+// Randomness: z, GP's ε and the fixed sample noise are drawn for the GLOBAL
+// batch from keys (seed, purpose, step, phase) and each rank takes its rows,
+// so N ranks compute what 1 rank computes; CR's augmentation draws from
+// (seed, step, rank). Nothing else is random, so a checkpoint needs no RNG state.
+#pragma once
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+#include "dist/world.h"
+#include "train/train_config.h"
+
+namespace gantry::train {
+
+struct TrainOptions {
+  std::filesystem::path run_dir;
+  bool quiet = false;  // no progress line
+  // Test hook (GANTRY_INJECT_NAN_STEP): D's loss becomes NaN at this step on rank 0.
+  int64_t inject_nan_step = -1;
+};
+
+// Exit codes of `gantry train` besides 0/1/2/3 (documented in README).
+inline constexpr int kExitPreempted = 75;  // stopped by a signal after a checkpoint: requeue and resume
+
+// Runs (or resumes) training; returns the process exit code. `stop` is polled
+// at step boundaries (set by a signal handler); ranks agree before stopping.
+int run_training(dist::World& world, TrainConfig config, const TrainOptions& options, const std::atomic<int>& stop);
+
+}  // namespace gantry::train

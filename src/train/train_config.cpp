@@ -1,0 +1,261 @@
+#include "train/train_config.h"
+
+#include <toml++/toml.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <sstream>
+#include <variant>
+
+#include "data/h5_image_file.h"
+#include "data/sampler.h"
+#include "reg/compatibility.h"
+
+namespace gantry::train {
+
+namespace {
+
+using Target = std::variant<int64_t*, uint64_t*, double*, bool*, std::string*>;
+struct Field {
+  std::string key;
+  Target target;
+};
+
+// Every key of the config, in the order to_toml writes them.
+std::vector<Field> fields(TrainConfig& c) {
+  auto& m = c.model;
+  auto& t = c.train;
+  auto& r = c.reg;
+  return {
+      {"model.arch", &m.arch}, {"model.resolution", &m.resolution}, {"model.channels", &m.channels},
+      {"model.z_dim", &m.z_dim}, {"model.g_width", &m.g_width}, {"model.d_width", &m.d_width},
+      {"model.g_norm", &c.g_norm}, {"model.d_norm", &c.d_norm}, {"model.g_weight_norm", &c.g_weight_norm},
+      {"model.d_weight_norm", &c.d_weight_norm}, {"model.sync_batch_norm", &m.sync_batch_norm},
+      {"model.vbn_reference", &m.vbn_reference}, {"model.mbd_kernels", &m.mbd_kernels},
+      {"model.mbd_kernel_dim", &m.mbd_kernel_dim}, {"model.sdeconv_sets", &m.sdeconv_sets},
+      {"model.sdeconv_layers", &m.sdeconv_layers}, {"model.mlp_hidden", &m.mlp_hidden},
+      {"model.mlp_depth", &m.mlp_depth}, {"model.data_dim", &m.data_dim},
+      {"data.path", &c.data.path}, {"data.batch", &c.data.batch}, {"data.hflip", &c.data.hflip},
+      {"data.shift", &c.data.shift}, {"data.last_batch", &c.data.last_batch}, {"data.prefetch", &c.data.prefetch},
+      {"data.decode_threads", &c.data.decode_threads}, {"data.in_memory", &c.data.in_memory},
+      {"data.file_locking", &c.data.file_locking},
+      {"train.steps", &t.steps}, {"train.n_dis", &t.n_dis}, {"train.g_batch", &t.g_batch}, {"train.loss", &t.loss},
+      {"train.lr_g", &t.g.lr}, {"train.lr_d", &t.d.lr}, {"train.beta1_g", &t.g.beta1}, {"train.beta2_g", &t.g.beta2},
+      {"train.beta1_d", &t.d.beta1}, {"train.beta2_d", &t.d.beta2}, {"train.lr_schedule", &t.lr_schedule},
+      {"train.seed", &t.seed}, {"train.ema_beta", &t.ema_beta}, {"train.ema_start", &t.ema_start},
+      {"train.checkpoint_every", &t.checkpoint_every}, {"train.keep_checkpoints", &t.keep_checkpoints},
+      {"train.max_bad_steps", &t.max_bad_steps}, {"train.stop_signals", &t.stop_signals},
+      {"reg.direal_d", &r.direal_d}, {"reg.direal_g", &r.direal_g}, {"reg.direal_tau_d", &r.direal_tau_d},
+      {"reg.direal_tau_g", &r.direal_tau_g}, {"reg.direal_lambda_d", &r.direal_lambda_d},
+      {"reg.direal_lambda_g", &r.direal_lambda_g}, {"reg.grad_norm", &r.grad_norm}, {"reg.wgan_gp", &r.wgan_gp},
+      {"reg.gp_lambda", &r.gp_lambda}, {"reg.r1_gamma", &r.r1_gamma}, {"reg.r1_interval", &r.r1_interval},
+      {"reg.cr_lambda", &r.cr_lambda}, {"reg.cr_shift", &r.cr_shift}, {"reg.feature_matching", &r.feature_matching},
+      {"reg.fm_distance", &r.fm_distance}, {"reg.ha_lambda_d", &r.ha_lambda_d}, {"reg.ha_lambda_g", &r.ha_lambda_g},
+      {"reg.label_smoothing", &r.label_smoothing}, {"reg.split_loss_lambda", &r.split_loss_lambda},
+      {"log.every", &c.log.every}, {"log.sample_every", &c.log.sample_every}, {"log.sample_count", &c.log.sample_count},
+  };
+}
+
+const char* type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    default: return "a date/time";
+  }
+}
+
+void assign(const Field& f, const toml::node& n) {
+  auto bad = [&](const char* want) {
+    return std::invalid_argument("config: " + f.key + " must be " + want + ", not " + type_name(n));
+  };
+  std::visit(
+      [&](auto* p) {
+        using T = std::remove_pointer_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          if (!n.is_boolean()) throw bad("true or false");
+          *p = n.as_boolean()->get();
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          if (!n.is_string()) throw bad("a string");
+          *p = n.as_string()->get();
+        } else if constexpr (std::is_same_v<T, double>) {
+          if (n.is_integer()) *p = static_cast<double>(n.as_integer()->get());
+          else if (n.is_floating_point()) *p = n.as_floating_point()->get();
+          else throw bad("a number");
+        } else {
+          if (!n.is_integer()) throw bad("an integer");
+          const int64_t v = n.as_integer()->get();
+          if constexpr (std::is_same_v<T, uint64_t>) {
+            if (v < 0) throw std::invalid_argument("config: " + f.key + " must be non-negative");
+          }
+          *p = static_cast<T>(v);
+        }
+      },
+      f.target);
+}
+
+void apply_table(const toml::table& table, const std::string& prefix, std::vector<Field>& fs) {
+  for (const auto& [k, node] : table) {
+    const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (node.is_table()) {
+      apply_table(*node.as_table(), key, fs);
+      continue;
+    }
+    auto it = std::find_if(fs.begin(), fs.end(), [&](const Field& f) { return f.key == key; });
+    if (it == fs.end()) throw std::invalid_argument("config: unknown key '" + key + "'");
+    assign(*it, node);
+  }
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument("config: " + message);
+}
+
+}  // namespace
+
+Loss TrainConfig::loss() const {
+  if (train.loss == "bce") return Loss::kBce;
+  if (train.loss == "hinge") return Loss::kHinge;
+  if (train.loss == "wasserstein") return Loss::kWasserstein;
+  throw std::invalid_argument("config: train.loss must be bce, hinge or wasserstein, not '" + train.loss + "'");
+}
+
+reg::GradNorm TrainConfig::grad_norm() const {
+  try {
+    return reg::parse_grad_norm(reg.grad_norm);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("config: reg.grad_norm: ") + e.what());
+  }
+}
+
+reg::FeatureMatchingDistance TrainConfig::fm_distance() const {
+  if (reg.fm_distance == "l2") return reg::FeatureMatchingDistance::kSquaredL2;
+  if (reg.fm_distance == "mean_abs") return reg::FeatureMatchingDistance::kMeanAbs;
+  throw std::invalid_argument("config: reg.fm_distance must be l2 or mean_abs, not '" + reg.fm_distance + "'");
+}
+
+void validate(TrainConfig& c, int world_size) {
+  auto parse = [](const std::string& key, auto fn) {
+    try {
+      return fn();
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("config: " + key + ": " + e.what());
+    }
+  };
+  c.model.g_norm = parse("model.g_norm", [&] { return models::parse_norm(c.g_norm); });
+  c.model.d_norm = parse("model.d_norm", [&] { return models::parse_norm(c.d_norm); });
+  c.model.g_weight_norm = parse("model.g_weight_norm", [&] { return models::parse_weight_norm(c.g_weight_norm); });
+  c.model.d_weight_norm = parse("model.d_weight_norm", [&] { return models::parse_weight_norm(c.d_weight_norm); });
+  c.model.seed = c.train.seed;
+  (void)c.loss();
+  (void)c.fm_distance();
+  parse("data.last_batch", [&] { return data::parse_last_batch(c.data.last_batch); });
+  const auto& t = c.train;
+  require(t.steps > 0, "train.steps must be positive");
+  require(t.n_dis >= 1, "train.n_dis must be at least 1");
+  require(c.data.batch > 0, "data.batch must be positive");
+  require(t.g_batch >= 0, "train.g_batch must be non-negative (0: data.batch)");
+  for (const auto* o : {&t.g, &t.d}) {
+    require(o->lr > 0 && std::isfinite(o->lr), "learning rates must be positive");
+    require(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1, "Adam betas must be in [0, 1)");
+  }
+  require(t.lr_schedule == "constant" || t.lr_schedule == "linear", "train.lr_schedule must be constant or linear");
+  require(t.ema_beta >= 0 && t.ema_beta < 1, "train.ema_beta must be in [0, 1)");
+  require(t.checkpoint_every > 0 && t.keep_checkpoints > 0, "train.checkpoint_every and keep_checkpoints must be positive");
+  require(t.max_bad_steps > 0, "train.max_bad_steps must be positive");
+  require(c.data.prefetch > 0 && c.data.decode_threads > 0, "data.prefetch and data.decode_threads must be positive");
+  require(c.data.shift >= 0, "data.shift must be non-negative");
+  require(c.model.arch != "mlp", "model.arch = \"mlp\" trains on 2-D mixtures, which come with the evaluation work (issue 6)");
+  const auto& r = c.reg;
+  require(r.direal_tau_d >= 0 && r.direal_tau_d < 1 && r.direal_tau_g >= 0 && r.direal_tau_g < 1,
+          "DiReAL thresholds must be in [0, 1)");
+  require(r.label_smoothing > 0 && r.label_smoothing <= 1, "reg.label_smoothing (the real target) must be in (0, 1]");
+  require(r.r1_interval >= 1, "reg.r1_interval must be at least 1");
+  require(r.cr_shift >= 0 && r.cr_shift < 0.5, "reg.cr_shift must be in [0, 0.5)");
+  for (double v : {r.direal_lambda_d, r.direal_lambda_g, r.gp_lambda, r.r1_gamma, r.cr_lambda, r.ha_lambda_d,
+                   r.ha_lambda_g, r.split_loss_lambda})
+    require(v >= 0, "regularizer weights must be non-negative");
+  require(r.split_loss_lambda == 0 || c.model.arch == "sgan", "reg.split_loss_lambda needs model.arch = \"sgan\"");
+  require(r.label_smoothing == 1.0 || c.loss() == Loss::kBce, "reg.label_smoothing applies to the bce loss only");
+  require(c.log.every > 0 && c.log.sample_every > 0 && c.log.sample_count > 0, "log intervals and counts must be positive");
+  require(world_size > 0 && c.data.batch % world_size == 0,
+          "data.batch " + std::to_string(c.data.batch) + " must be a multiple of the world size " + std::to_string(world_size));
+  require(c.g_batch() % world_size == 0,
+          "train.g_batch " + std::to_string(c.g_batch()) + " must be a multiple of the world size " + std::to_string(world_size));
+  reg::check_compatible(c.model, {c.grad_norm(), r.wgan_gp, r.r1_gamma > 0});
+  // The data: present, readable, and of the model's shape.
+  require(!c.data.path.empty(), "data.path is required");
+  data::OpenOptions open;
+  open.file_locking = c.data.file_locking;
+  const auto info = data::inspect_dataset(c.data.path, open);
+  if (c.model.arch == "mlp") {
+    require(info.channels * info.height * info.width == c.model.data_dim,
+            "data " + c.data.path + " holds " + std::to_string(info.image_bytes()) + "-value samples, model.data_dim is " +
+                std::to_string(c.model.data_dim));
+  } else {
+    require(info.channels == c.model.channels && info.height == c.model.resolution && info.width == c.model.resolution,
+            "data " + c.data.path + " holds " + std::to_string(info.channels) + "x" + std::to_string(info.height) + "x" +
+                std::to_string(info.width) + " images, the model makes " + std::to_string(c.model.channels) + "x" +
+                std::to_string(c.model.resolution) + "x" + std::to_string(c.model.resolution));
+  }
+  require(c.data.batch <= info.count, "data.batch is larger than the dataset (" + std::to_string(info.count) + " images)");
+}
+
+TrainConfig load_config(const std::string& file, const std::vector<std::string>& overrides, int world_size) {
+  TrainConfig c;
+  auto fs = fields(c);
+  if (!file.empty()) {
+    if (!std::filesystem::exists(file)) throw std::invalid_argument("config: " + file + ": no such file");
+    try {
+      apply_table(toml::parse_file(file), "", fs);
+    } catch (const toml::parse_error& e) {
+      std::ostringstream where;
+      where << e.source().begin;
+      throw std::invalid_argument("config: " + file + ": " + std::string(e.description()) + " at " + where.str());
+    }
+  }
+  for (const auto& o : overrides) {
+    const auto eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) throw std::invalid_argument("--set expects key=value, not '" + o + "'");
+    const std::string key = o.substr(0, eq), value = o.substr(eq + 1);
+    auto it = std::find_if(fs.begin(), fs.end(), [&](const Field& f) { return f.key == key; });
+    if (it == fs.end()) throw std::invalid_argument("config: unknown key '" + key + "' in --set");
+    // The value as TOML (numbers, booleans, quoted strings); bare words are strings.
+    toml::table parsed;
+    try {
+      parsed = toml::parse("v = " + value);
+    } catch (const toml::parse_error&) {
+      parsed = toml::table{{"v", value}};
+    }
+    assign(*it, *parsed.get("v"));
+  }
+  validate(c, world_size);
+  return c;
+}
+
+std::string to_toml(const TrainConfig& config) {
+  auto& c = const_cast<TrainConfig&>(config);  // fields() binds pointers; nothing is written
+  toml::table root;
+  for (const auto& f : fields(c)) {
+    const auto dot = f.key.find('.');
+    const std::string section = f.key.substr(0, dot), key = f.key.substr(dot + 1);
+    if (!root.contains(section)) root.insert(section, toml::table{});
+    auto& t = *root.get_as<toml::table>(section);
+    std::visit(
+        [&](auto* p) {
+          using T = std::remove_pointer_t<decltype(p)>;
+          if constexpr (std::is_same_v<T, uint64_t>) t.insert(key, static_cast<int64_t>(*p));
+          else t.insert(key, *p);
+        },
+        f.target);
+  }
+  std::ostringstream out;
+  out << root << "\n";
+  return out.str();
+}
+
+}  // namespace gantry::train

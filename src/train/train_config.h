@@ -1,0 +1,101 @@
+// The experiment config of `gantry train`: TOML with sections [model],
+// [data], [train], [reg], [log]; `--set section.key=value` overrides any key.
+// Every key has a default (TECHNIQUES.md); unknown keys, wrong types and
+// out-of-range values are errors (std::invalid_argument, one line naming the
+// key). The resolved config is written to the run dir as config.toml.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/model_config.h"
+#include "reg/feature_matching.h"
+#include "reg/gradient_normalization.h"
+
+namespace gantry::train {
+
+enum class Loss { kBce, kHinge, kWasserstein };
+
+struct DataConfig {
+  std::string path;             // packed HDF5 dataset (gantry pack / synth)
+  int64_t batch = 64;           // global batch of real images per D step
+  bool hflip = false;
+  int64_t shift = 0;            // max integer shift (pixels)
+  std::string last_batch = "drop";
+  int64_t prefetch = 4;
+  int64_t decode_threads = 1;
+  bool in_memory = false;
+  bool file_locking = true;
+};
+
+struct OptimConfig {
+  double lr = 2e-4;
+  double beta1 = 0.0;
+  double beta2 = 0.9;
+};
+
+struct TrainingConfig {
+  int64_t steps = 1000;         // G updates
+  int64_t n_dis = 1;            // D updates per G update
+  int64_t g_batch = 0;          // global batch of the G step (0: data.batch)
+  std::string loss = "bce";     // bce | hinge | wasserstein
+  OptimConfig g, d;
+  std::string lr_schedule = "constant";  // constant | linear (to 0 at the last step)
+  uint64_t seed = 0;
+  double ema_beta = 0.9999;
+  int64_t ema_start = 0;
+  int64_t checkpoint_every = 500;
+  int64_t keep_checkpoints = 3;
+  int64_t max_bad_steps = 10;   // consecutive non-finite steps that stop the run
+  std::string stop_signals = "TERM,INT,USR1,USR2";  // checkpoint and exit 75 on these
+};
+
+struct RegConfig {
+  bool direal_d = false, direal_g = false;
+  double direal_tau_d = 0.5, direal_tau_g = 0.5;
+  double direal_lambda_d = 0.1, direal_lambda_g = 1e-3;
+  std::string grad_norm = "none";  // none | gn | pgn
+  bool wgan_gp = false;
+  double gp_lambda = 10.0;
+  double r1_gamma = 0.0;           // 0: off
+  int64_t r1_interval = 1;
+  double cr_lambda = 0.0;          // 0: off
+  double cr_shift = 0.2;
+  bool feature_matching = false;
+  std::string fm_distance = "l2";  // l2 | mean_abs
+  double ha_lambda_d = 0.0, ha_lambda_g = 0.0;  // 0: off
+  double label_smoothing = 1.0;    // real BCE target (0.9 = one-sided smoothing)
+  double split_loss_lambda = 0.0;  // sgan only
+};
+
+struct LogConfig {
+  int64_t every = 50;          // metrics line every N steps
+  int64_t sample_every = 500;  // sample grids every N steps (and at the end)
+  int64_t sample_count = 64;
+};
+
+struct TrainConfig {
+  models::ModelConfig model;
+  // Enum-valued model keys as written in the file (parsed into `model` by validate).
+  std::string g_norm = "bn", d_norm = "none", g_weight_norm = "none", d_weight_norm = "sn";
+  DataConfig data;
+  TrainingConfig train;
+  RegConfig reg;
+  LogConfig log;
+
+  Loss loss() const;
+  reg::GradNorm grad_norm() const;
+  reg::FeatureMatchingDistance fm_distance() const;
+  int64_t g_batch() const { return train.g_batch > 0 ? train.g_batch : data.batch; }
+};
+
+// Defaults overridden by `file` (if not empty) then by each "key=value" of
+// `overrides`; then validated as a whole (model, data file, combinations,
+// batch divisible by world_size). Throws std::invalid_argument.
+TrainConfig load_config(const std::string& file, const std::vector<std::string>& overrides, int world_size);
+void validate(TrainConfig& config, int world_size);
+
+// The resolved config as TOML (every key), and parsed back by load_config.
+std::string to_toml(const TrainConfig& config);
+
+}  // namespace gantry::train

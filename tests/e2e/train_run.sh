@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# gantry train end to end on a tiny synthetic dataset: world-size invariance
+# (1, 2, 4 ranks), bit-exact resume, resume on another world size, a stop
+# signal (checkpoint + exit 75 + resume), a corrupted newest checkpoint
+# (fallback), an injected NaN (skipped update), bad configs (exit 2).
+source "$(dirname "$0")/lib.sh"
+cd "$WORK"
+"$GANTRY" synth --shape 1,28,28 --count 256 --seed 3 --out d.h5 --quiet >/dev/null || fail "synth"
+cat >tiny.toml <<'TOML'
+[model]
+arch = "dcgan"
+resolution = 28
+channels = 1
+z_dim = 16
+g_width = 8
+d_width = 8
+g_norm = "bn"
+d_weight_norm = "sn"
+[data]
+path = "d.h5"
+batch = 8
+hflip = true
+shift = 1
+[train]
+steps = 6
+loss = "hinge"
+checkpoint_every = 3
+keep_checkpoints = 5
+seed = 11
+[reg]
+direal_d = true
+direal_g = true
+ha_lambda_d = 0.001
+[log]
+every = 1
+sample_every = 3
+sample_count = 16
+TOML
+mpirun_n() { local n=$1; shift; timeout 300 mpirun -np "$n" "$GANTRY" "$@"; }
+train() {  # train N RUN_DIR [--set ...]
+  local n=$1 dir=$2
+  shift 2
+  mpirun_n "$n" train --config tiny.toml --run-dir "$dir" --quiet "$@" >"$WORK/$dir.log" 2>&1
+}
+same() {  # same A B TOL
+  "$GANTRY" diff "$1" "$2" --tol "$3" >"$WORK/diff.json" 2>&1 || fail "$1 vs $2 differ beyond $3: $(head -c 600 "$WORK/diff.json")"
+}
+
+# World-size invariance: the global batch fixed, 1 / 2 / 4 ranks, same parameters after 6 steps.
+for n in 1 2 4; do train $n w$n || fail "training on $n ranks"; done
+for n in 2 4; do same w1/ckpt-000000006.pt w$n/ckpt-000000006.pt 1e-4; done
+# The run dir holds what it should.
+[[ -s w1/metrics.jsonl && $(wc -l <w1/metrics.jsonl) == 6 ]] || fail "metrics.jsonl: $(wc -l <w1/metrics.jsonl) lines"
+grep -q '"direal_d"' w1/metrics.jsonl && grep -q '"loss_g"' w1/metrics.jsonl || fail "metrics lack loss terms"
+[[ -s w1/samples/g-000000006.png && -s w1/samples/g_ema-000000003.png ]] || fail "sample grids missing"
+[[ -s w1/config.toml ]] || fail "resolved config not saved"
+
+# Bit-exact resume: 3 steps, then resume to 6 == 6 straight (same world size).
+train 2 r2 --set train.steps=3 || fail "first half"
+train 2 r2 || fail "resumed half"
+grep -q "resuming from .*ckpt-000000003.pt" r2.log || fail "did not resume: $(tail -3 r2.log)"
+same w2/ckpt-000000006.pt r2/ckpt-000000006.pt 0
+
+# Resume on another world size: 3 steps on 2 ranks, 3 more on 1 rank.
+train 2 x --set train.steps=3 || fail "2-rank half"
+train 1 x || fail "1-rank half"
+same w1/ckpt-000000006.pt x/ckpt-000000006.pt 1e-4
+
+# A corrupted newest checkpoint: reported, the previous one used, training completes.
+cp -r w1 c
+printf 'garbage' | dd of=c/ckpt-000000006.pt bs=1 seek=1000 conv=notrunc 2>/dev/null
+train 1 c --set train.steps=6 || fail "training after corruption"
+grep -q "ckpt-000000006.pt is unusable (checksum mismatch" c.log || fail "corruption not reported: $(head -3 c.log)"
+grep -q "resuming from .*ckpt-000000003.pt" c.log || fail "no fallback to step 3"
+same w1/ckpt-000000006.pt c/ckpt-000000006.pt 0
+
+# Stop signal: SIGUSR1 to mpirun (forwarded to the ranks) → checkpoint, exit 75, then resume to the end.
+mpirun -np 2 "$GANTRY" train --config tiny.toml --run-dir s --set train.steps=100000 --set log.every=1 >s.log 2>&1 &
+pid=$!
+MPI_PID=$pid
+wait_for '"step":3' s/metrics.jsonl 120 || fail "run did not start"
+kill -USR1 $pid
+wait $pid
+rc=$?
+MPI_PID=
+[[ $rc == 75 ]] || fail "stop signal: exit $rc, expected 75: $(tail -3 s.log)"
+grep -q "stop requested: checkpointing" s.log || fail "no stop message"
+last=$(ls s/ckpt-*.pt | tail -1)
+step=$((10#$(basename "$last" .pt | cut -d- -f2)))
+((step >= 3)) || fail "stop checkpoint at step $step"
+train 2 s --set train.steps=$((step + 2)) || fail "resume after stop"
+grep -q "resuming from .*$(basename "$last")" s.log || fail "did not resume from the stop checkpoint"
+
+# An injected NaN: the update is skipped on every rank, training goes on.
+GANTRY_INJECT_NAN_STEP=2 mpirun_n 2 train --config tiny.toml --run-dir n >n.log 2>&1 || fail "NaN run failed: $(tail -3 n.log)"
+grep -q "step 2: non-finite d gradient, update skipped" n.log || fail "NaN not reported"
+grep -q '"skipped_updates":1' n/metrics.jsonl || fail "skipped update not counted"
+
+# Bad configs: one line, exit 2, before any training.
+expect_bad() {  # expect_bad PATTERN NP args...
+  local pattern=$1 np=$2
+  shift 2
+  mpirun_n "$np" train --config tiny.toml --run-dir bad "$@" >bad.log 2>&1
+  local rc=$?
+  [[ $rc == 2 ]] || fail "'$*' exited $rc, expected 2: $(tail -2 bad.log)"
+  grep -q -- "$pattern" bad.log || fail "'$*' did not print '$pattern': $(cat bad.log)"
+  [[ $(grep -c "gantry:" bad.log) == 1 ]] || fail "'$*' printed more than one error line"
+}
+expect_bad "config: unknown key 'model.colour'" 2 --set model.colour=3
+expect_bad "config: train.steps must be an integer, not a string" 2 --set train.steps=many
+expect_bad "data.batch 8 must be a multiple of the world size 3" 3
+expect_bad "gradient normalization (GN) needs per-sample gradients of D and cannot be combined with batch norm in D" 1 --set reg.grad_norm=gn --set model.d_norm=bn
+expect_bad "nope.h5: no such file" 1 --set data.path=nope.h5
+expect_bad "holds 1x28x28 images, the model makes 3x32x32" 1 --set model.channels=3 --set model.resolution=32
+echo PASS
