@@ -26,6 +26,7 @@
 #include "train/checkpoint_file.h"
 #include "train/losses.h"
 #include "train/sample_grid.h"
+#include "train/tensorboard_writer.h"
 
 namespace gantry::train {
 
@@ -103,6 +104,7 @@ class Trainer {
   int64_t step_ = 0, images_seen_ = 0, d_steps_ = 0, bad_streak_ = 0, skipped_ = 0;
   torch::Tensor last_real_;
   std::ofstream metrics_;
+  std::unique_ptr<TensorBoardWriter> tb_;  // rank 0
   Clock::time_point started_;
 };
 
@@ -231,6 +233,7 @@ void Trainer::samples() {
     }
     std::snprintf(name, sizeof name, "%s-%09lld.png", prefix, (long long)step_);
     write_png_grid(x, (opt_.run_dir / "samples" / name).string());
+    tb_->image_grid(std::string("samples/") + prefix, x, step_);
   }
 }
 
@@ -271,7 +274,10 @@ bool Trainer::finite_or_skip(const std::vector<torch::Tensor>& params, torch::op
 void Trainer::d_step(int64_t t, int64_t k, std::map<std::string, double>& m) {
   const auto& c = cfg_;
   const int rank = world_.rank(), world = world_.size();
+  const auto t0 = Clock::now();
   auto batch = loader_->next();
+  const auto t1 = Clock::now();
+  m["time_data_s"] += std::chrono::duration<double>(t1 - t0).count();
   const auto real = batch.images;
   last_real_ = real;
   const int64_t b = real.size(0);
@@ -323,6 +329,7 @@ void Trainer::d_step(int64_t t, int64_t k, std::map<std::string, double>& m) {
   loss.backward();
   sync_d_->finish();
   if (finite_or_skip(d_->parameters(), *opt_d_, "d", m)) bad_streak_ = 0;
+  m["time_d_s"] += std::chrono::duration<double>(Clock::now() - t1).count();
   ++d_steps_;
   images_seen_ += c.data.batch;
 }
@@ -331,6 +338,7 @@ void Trainer::g_step(int64_t t, std::map<std::string, double>& m) {
   const auto& c = cfg_;
   const int rank = world_.rank(), world = world_.size();
   const int64_t gb = c.g_batch(), b = gb / world;
+  const auto t0 = Clock::now();
   for (auto& p : d_->parameters()) p.set_requires_grad(false);  // D's gradients are neither computed nor reduced here
   if (ha_g_) ha_g_->update();
   sync_g_->begin();
@@ -367,6 +375,7 @@ void Trainer::g_step(int64_t t, std::map<std::string, double>& m) {
   for (auto& p : d_->parameters()) p.set_requires_grad(true);
   if (finite_or_skip(g_->parameters(), *opt_g_, "g", m)) bad_streak_ = 0;
   ema_->update(t);
+  m["time_g_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 void Trainer::log(int64_t t, std::map<std::string, double> m, double dt, int64_t n_steps) {
@@ -384,6 +393,9 @@ void Trainer::log(int64_t t, std::map<std::string, double> m, double dt, int64_t
   for (const auto& [k, v] : m) j[k] = v;
   metrics_ << j.dump() << "\n";
   metrics_.flush();
+  for (const auto& [k, v] : j.items())
+    if (v.is_number() && k != "step") tb_->scalar(k, v.get<double>(), t + 1);
+  tb_->flush();
   if (!opt_.quiet) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     const double eta = (cfg_.train.steps - t - 1) * dt / std::max<int64_t>(n_steps, 1);
@@ -415,6 +427,7 @@ int Trainer::run(const std::atomic<int>& stop) {
   if (world_.rank() == 0) {
     fs::create_directories(opt_.run_dir);
     metrics_.open(opt_.run_dir / "metrics.jsonl", std::ios::app);
+    tb_ = std::make_unique<TensorBoardWriter>((opt_.run_dir / "tensorboard").string());
   }
   started_ = Clock::now();
   auto window = Clock::now();

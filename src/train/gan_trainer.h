@@ -2,8 +2,10 @@
 // training step"): per G update, n_dis D updates on fresh real batches, then
 // one G update; every loss term from train/losses and reg/; fused gradient
 // all-reduce per phase (D's parameters are frozen in the G phase, so D's
-// gradients are never reduced there); EMA of G; rank-0 metrics (JSON lines),
-// sample grids and atomic checkpoints; resume from the newest valid one.
+// gradients are never reduced there); EMA of G; rank-0 metrics (JSON lines
+// and TensorBoard, the loss terms and timings of the step that ends each
+// logging window, averaged over ranks), sample grids and atomic checkpoints;
+// resume from the newest valid one.
 //
 // Randomness: z, GP's ε and the fixed sample noise are drawn for the GLOBAL
 // batch from keys (seed, purpose, step, phase) and each rank takes its rows,

@@ -23,7 +23,7 @@ void save(const torch::Tensor& hwc, const std::string& path) {
 }
 }  // namespace
 
-void write_png_grid(const torch::Tensor& images, const std::string& path) {
+torch::Tensor grid_hwc_u8(const torch::Tensor& images) {
   if (images.dim() != 4) throw std::invalid_argument("sample grid: expected (N, C, H, W)");
   const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
   const int64_t cols = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n)))), rows = (n + cols - 1) / cols;
@@ -33,8 +33,10 @@ void write_png_grid(const torch::Tensor& images, const std::string& path) {
     const int64_t r = i / cols, k = i % cols;
     grid.narrow(1, pad + r * (h + pad), h).narrow(2, pad + k * (w + pad), w).copy_(images[i].detach().to(torch::kCPU, torch::kFloat));
   }
-  save(to_hwc_u8(grid), path);
+  return to_hwc_u8(grid);
 }
+
+void write_png_grid(const torch::Tensor& images, const std::string& path) { save(grid_hwc_u8(images), path); }
 
 void write_png(const torch::Tensor& image, const std::string& path) { save(to_hwc_u8(image), path); }
 

@@ -7,6 +7,8 @@
 
 namespace gantry::train {
 
+// The grid as an (H, W, C) uint8 image.
+torch::Tensor grid_hwc_u8(const torch::Tensor& images);
 void write_png_grid(const torch::Tensor& images, const std::string& path);
 void write_png(const torch::Tensor& image, const std::string& path);  // one (C, H, W) image
 

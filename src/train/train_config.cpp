@@ -237,6 +237,23 @@ TrainConfig load_config(const std::string& file, const std::vector<std::string>&
   return c;
 }
 
+TrainConfig config_from_saved_toml(const std::string& text) {
+  TrainConfig c;
+  auto fs = fields(c);
+  try {
+    apply_table(toml::parse(text), "", fs);
+  } catch (const toml::parse_error& e) {
+    throw std::invalid_argument("saved config: " + std::string(e.description()));
+  }
+  c.model.g_norm = models::parse_norm(c.g_norm);
+  c.model.d_norm = models::parse_norm(c.d_norm);
+  c.model.g_weight_norm = models::parse_weight_norm(c.g_weight_norm);
+  c.model.d_weight_norm = models::parse_weight_norm(c.d_weight_norm);
+  c.model.seed = c.train.seed;
+  models::validate(c.model);
+  return c;
+}
+
 std::string to_toml(const TrainConfig& config) {
   auto& c = const_cast<TrainConfig&>(config);  // fields() binds pointers; nothing is written
   toml::table root;

@@ -98,4 +98,8 @@ void validate(TrainConfig& config, int world_size);
 // The resolved config as TOML (every key), and parsed back by load_config.
 std::string to_toml(const TrainConfig& config);
 
+// A config saved in a checkpoint, with its model part parsed and validated
+// (no data checks: sampling and export need no dataset).
+TrainConfig config_from_saved_toml(const std::string& text);
+
 }  // namespace gantry::train

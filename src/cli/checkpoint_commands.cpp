@@ -1,0 +1,99 @@
+// Checkpoint companions of gantry train:
+//   gantry sample  --run-dir DIR [--checkpoint FILE] --count N --out FILE.png|DIR/ [--ema] [--seed S]
+//   gantry export  --checkpoint FILE --net G|D|G_ema --out FILE.safetensors
+//   gantry inspect --checkpoint FILE   (see inspect_command.cpp)
+#include <xxhash.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "cli/commands.h"
+#include "train/checkpoint_nets.h"
+#include "train/safetensors_writer.h"
+#include "train/sample_grid.h"
+
+namespace gantry::cli {
+
+namespace fs = std::filesystem;
+
+CLI::App* add_sample_command(CLI::App& app, Action& action) {
+  auto* sub = app.add_subcommand("sample", "Generate images from a checkpoint (a PNG grid, or one PNG per image)");
+  struct Opts {
+    std::string run_dir, checkpoint, out;
+    int64_t count = 64;
+    uint64_t seed = 0;
+    bool ema = false;
+  };
+  auto o = std::make_shared<Opts>();
+  sub->add_option("--run-dir", o->run_dir, "run dir (its newest valid checkpoint)");
+  sub->add_option("--checkpoint", o->checkpoint, "a checkpoint file (instead of --run-dir)");
+  sub->add_option("--count", o->count, "number of images")->check(CLI::Range(1, 100000));
+  sub->add_option("--out", o->out, "FILE.png for a grid, or DIR/ for one PNG per image")->required();
+  sub->add_flag("--ema", o->ema, "use the EMA of G");
+  sub->add_option("--seed", o->seed, "noise seed");
+  sub->callback([&action, o] {
+    action = [o] {
+      if (o->run_dir.empty() == o->checkpoint.empty())
+        throw std::invalid_argument("sample: give exactly one of --run-dir and --checkpoint");
+      const fs::path file = o->checkpoint.empty() ? train::newest_checkpoint(o->run_dir) : fs::path(o->checkpoint);
+      auto nets = train::load_nets(file);
+      if (nets.config.model.arch == "mlp") throw std::invalid_argument("sample: 2-D models have no images");
+      auto& g = o->ema ? nets.g_ema : nets.g;
+      torch::NoGradGuard ng;
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(o->seed);
+      std::vector<torch::Tensor> parts;
+      for (int64_t done = 0; done < o->count; done += 256) {
+        g->set_route_context({0, done});
+        parts.push_back(g->forward(torch::randn({std::min<int64_t>(256, o->count - done), g->z_dim()}, gen)));
+      }
+      const auto images = torch::cat(parts);
+      const bool to_dir = o->out.ends_with("/") || fs::is_directory(o->out);
+      if (to_dir) {
+        fs::create_directories(o->out);
+        char name[32];
+        for (int64_t i = 0; i < images.size(0); ++i) {
+          std::snprintf(name, sizeof name, "%06lld.png", static_cast<long long>(i));
+          train::write_png(images[i], (fs::path(o->out) / name).string());
+        }
+      } else {
+        train::write_png_grid(images, o->out);
+      }
+      std::printf("{\"checkpoint\":\"%s\",\"step\":%lld,\"count\":%lld,\"out\":\"%s\",\"ema\":%s}\n", file.c_str(),
+                  static_cast<long long>(nets.step), static_cast<long long>(o->count), o->out.c_str(),
+                  o->ema ? "true" : "false");
+      return 0;
+    };
+  });
+  return sub;
+}
+
+CLI::App* add_export_command(CLI::App& app, Action& action) {
+  auto* sub = app.add_subcommand("export", "Write one network of a checkpoint as safetensors (tensors under their module names)");
+  struct Opts {
+    std::string checkpoint, net = "G_ema", out;
+  };
+  auto o = std::make_shared<Opts>();
+  sub->add_option("--checkpoint", o->checkpoint, "checkpoint file")->required();
+  sub->add_option("--net", o->net, "G, D or G_ema")->check(CLI::IsMember({"G", "D", "G_ema"}));
+  sub->add_option("--out", o->out, "output .safetensors")->required();
+  sub->callback([&action, o] {
+    action = [o] {
+      auto nets = train::load_nets(o->checkpoint);
+      torch::nn::Module& m = o->net == "G" ? static_cast<torch::nn::Module&>(*nets.g)
+                             : o->net == "D" ? static_cast<torch::nn::Module&>(*nets.d)
+                                             : static_cast<torch::nn::Module&>(*nets.g_ema);
+      std::vector<std::pair<std::string, torch::Tensor>> tensors;
+      for (const auto& p : m.named_parameters()) tensors.emplace_back(p.key(), p.value());
+      for (const auto& b : m.named_buffers()) tensors.emplace_back(b.key(), b.value());
+      train::write_safetensors(tensors, {{"net", o->net}, {"step", std::to_string(nets.step)}, {"config", nets.config_text}},
+                               o->out);
+      std::printf("{\"out\":\"%s\",\"net\":\"%s\",\"tensors\":%zu,\"step\":%lld}\n", o->out.c_str(), o->net.c_str(),
+                  tensors.size(), static_cast<long long>(nets.step));
+      return 0;
+    };
+  });
+  return sub;
+}
+
+}  // namespace gantry::cli
