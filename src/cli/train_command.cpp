@@ -63,7 +63,12 @@ CLI::App* add_train_command(CLI::App& app, Action& action) {
       train::TrainOptions opts;
       opts.run_dir = o->run_dir;
       opts.quiet = o->quiet;
-      if (const char* nan = std::getenv("GANTRY_INJECT_NAN_STEP")) opts.inject_nan_step = std::atoll(nan);
+      if (const char* nan = std::getenv("GANTRY_INJECT_NAN_STEP")) {  // "S" or "S-E"
+        const std::string v = nan;
+        opts.inject_nan_first = std::atoll(v.c_str());
+        const auto dash = v.find('-');
+        opts.inject_nan_last = dash == std::string::npos ? opts.inject_nan_first : std::atoll(v.c_str() + dash + 1);
+      }
       const int rc = train::run_training(world, std::move(config), opts, *stop);
       world.finalize();
       return rc;

@@ -262,12 +262,8 @@ bool Trainer::finite_or_skip(const std::vector<torch::Tensor>& params, torch::op
   }
   // No zero_grad here: the gradients are views of GradSync's buckets, which the next begin() clears.
   ++skipped_;
-  ++bad_streak_;
   if (world_.rank() == 0)
-    std::fprintf(stderr, "gantry: step %lld: non-finite %s gradient, update skipped (%lld in a row)\n", (long long)step_,
-                 who, (long long)bad_streak_);
-  if (bad_streak_ >= cfg_.train.max_bad_steps)
-    throw std::runtime_error(std::to_string(bad_streak_) + " non-finite updates in a row: stopping; the last good checkpoint is intact");
+    std::fprintf(stderr, "gantry: step %lld: non-finite %s gradient, update skipped\n", (long long)step_, who);
   return false;
 }
 
@@ -324,11 +320,12 @@ void Trainer::d_step(int64_t t, int64_t k, std::map<std::string, double>& m) {
     loss = loss + c.reg.direal_lambda_d * r;
   }
   if (ha_d_) add("ha_d", ha_d_->penalty());
-  if (opt_.inject_nan_step == t && rank == 0) loss = loss * std::numeric_limits<double>::quiet_NaN();
+  if (t >= opt_.inject_nan_first && t <= opt_.inject_nan_last && rank == 0)
+    loss = loss * std::numeric_limits<double>::quiet_NaN();
   m["loss_d"] += loss.item<double>() / c.train.n_dis;
   loss.backward();
   sync_d_->finish();
-  if (finite_or_skip(d_->parameters(), *opt_d_, "d", m)) bad_streak_ = 0;
+  finite_or_skip(d_->parameters(), *opt_d_, "d", m);
   m["time_d_s"] += std::chrono::duration<double>(Clock::now() - t1).count();
   ++d_steps_;
   images_seen_ += c.data.batch;
@@ -373,7 +370,7 @@ void Trainer::g_step(int64_t t, std::map<std::string, double>& m) {
   loss.backward();
   sync_g_->finish();
   for (auto& p : d_->parameters()) p.set_requires_grad(true);
-  if (finite_or_skip(g_->parameters(), *opt_g_, "g", m)) bad_streak_ = 0;
+  finite_or_skip(g_->parameters(), *opt_g_, "g", m);
   ema_->update(t);
   m["time_g_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -448,9 +445,16 @@ int Trainer::run(const std::atomic<int>& stop) {
     const double lr_scale = cfg_.train.lr_schedule == "linear" ? 1.0 - static_cast<double>(t) / cfg_.train.steps : 1.0;
     set_lr(*opt_g_, cfg_.train.g.lr * lr_scale);
     set_lr(*opt_d_, cfg_.train.d.lr * lr_scale);
+    const int64_t skipped_before = skipped_;
     for (int64_t k = 0; k < cfg_.train.n_dis; ++k) d_step(t, k, m);
     g_step(t, m);
     step_ = t + 1;
+    // A step with a skipped update is bad; too many bad steps in a row end the run
+    // (exit 1) without checkpointing any of them: the last checkpoint is of a good step.
+    bad_streak_ = skipped_ > skipped_before ? bad_streak_ + 1 : 0;
+    if (bad_streak_ >= cfg_.train.max_bad_steps)
+      throw std::runtime_error(std::to_string(bad_streak_) +
+                               " steps in a row with non-finite gradients: stopping; the last checkpoint is of a good step");
     ++window_steps;
     if (step_ % cfg_.log.every == 0 || step_ == cfg_.train.steps) {
       log(t, m, std::chrono::duration<double>(Clock::now() - window).count(), window_steps);
@@ -458,7 +462,7 @@ int Trainer::run(const std::atomic<int>& stop) {
       window_steps = 0;
     }
     m.clear();
-    if (step_ % cfg_.train.checkpoint_every == 0 || step_ == cfg_.train.steps) save();
+    if ((step_ % cfg_.train.checkpoint_every == 0 || step_ == cfg_.train.steps) && bad_streak_ == 0) save();
     if (step_ % cfg_.log.sample_every == 0 || step_ == cfg_.train.steps) samples();
   }
   if (world_.rank() == 0 && exit_code == 0) {

@@ -24,8 +24,8 @@ namespace gantry::train {
 struct TrainOptions {
   std::filesystem::path run_dir;
   bool quiet = false;  // no progress line
-  // Test hook (GANTRY_INJECT_NAN_STEP): D's loss becomes NaN at this step on rank 0.
-  int64_t inject_nan_step = -1;
+  // Test hook (GANTRY_INJECT_NAN_STEP = "S" or "S-E"): D's loss becomes NaN at these steps on rank 0.
+  int64_t inject_nan_first = -1, inject_nan_last = -1;
 };
 
 // Exit codes of `gantry train` besides 0/1/2/3 (documented in README).

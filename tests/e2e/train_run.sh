@@ -2,7 +2,8 @@
 # gantry train end to end on a tiny synthetic dataset: world-size invariance
 # (1, 2, 4 ranks), bit-exact resume, resume on another world size, a stop
 # signal (checkpoint + exit 75 + resume), a corrupted newest checkpoint
-# (fallback), an injected NaN (skipped update), bad configs (exit 2).
+# (fallback), an injected NaN (skipped update), a streak of them (stop, last
+# good checkpoint intact), bad configs (exit 2).
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
 "$GANTRY" synth --shape 1,28,28 --count 256 --seed 3 --out d.h5 --quiet >/dev/null || fail "synth"
@@ -95,6 +96,16 @@ grep -q "resuming from .*$(basename "$last")" s.log || fail "did not resume from
 GANTRY_INJECT_NAN_STEP=2 mpirun_n 2 train --config tiny.toml --run-dir n >n.log 2>&1 || fail "NaN run failed: $(tail -3 n.log)"
 grep -q "step 2: non-finite d gradient, update skipped" n.log || fail "NaN not reported"
 grep -q '"skipped_updates":1' n/metrics.jsonl || fail "skipped update not counted"
+
+# Non-finite steps in a row: the run stops (exit 1) after train.max_bad_steps of them,
+# none of them checkpointed; the newest checkpoint is the last good step's and loads.
+GANTRY_INJECT_NAN_STEP=2-100 mpirun_n 2 train --config tiny.toml --run-dir nb --set train.steps=20 \
+  --set train.max_bad_steps=3 --set train.checkpoint_every=1 >nb.log 2>&1
+rc=$?
+[[ $rc == 1 ]] || fail "bad streak: exit $rc, expected 1: $(tail -3 nb.log)"
+grep -q "3 steps in a row with non-finite gradients: stopping" nb.log || fail "no bad-streak message: $(tail -3 nb.log)"
+[[ $(ls nb/ckpt-*.pt | tail -1) == nb/ckpt-000000002.pt ]] || fail "newest checkpoint is $(ls nb/ckpt-*.pt | tail -1)"
+"$GANTRY" inspect --checkpoint nb/ckpt-000000002.pt >/dev/null || fail "last good checkpoint does not load"
 
 # Bad configs: one line, exit 2, before any training.
 expect_bad() {  # expect_bad PATTERN NP args...
