@@ -1,5 +1,6 @@
 // Checkpoint companions of gantry train:
 //   gantry sample  --run-dir DIR [--checkpoint FILE] --count N --out FILE.png|DIR/ [--ema] [--seed S]
+//                  (2-D models: --out FILE.csv | FILE.npy | FILE.png, the last a scatter plot over the modes)
 //   gantry export  --checkpoint FILE --net G|D|G_ema --out FILE.safetensors
 //   gantry inspect --checkpoint FILE   (see inspect_command.cpp)
 #include <xxhash.h>
@@ -11,6 +12,7 @@
 #include "cli/commands.h"
 #include "train/checkpoint_nets.h"
 #include "train/safetensors_writer.h"
+#include "train/point_outputs.h"
 #include "train/sample_grid.h"
 
 namespace gantry::cli {
@@ -29,7 +31,7 @@ CLI::App* add_sample_command(CLI::App& app, Action& action) {
   sub->add_option("--run-dir", o->run_dir, "run dir (its newest valid checkpoint)");
   sub->add_option("--checkpoint", o->checkpoint, "a checkpoint file (instead of --run-dir)");
   sub->add_option("--count", o->count, "number of images")->check(CLI::Range(1, 100000));
-  sub->add_option("--out", o->out, "FILE.png for a grid, or DIR/ for one PNG per image")->required();
+  sub->add_option("--out", o->out, "FILE.png for a grid, or DIR/ for one PNG per image (2-D models: .csv, .npy or a .png scatter plot)")->required();
   sub->add_flag("--ema", o->ema, "use the EMA of G");
   sub->add_option("--seed", o->seed, "noise seed");
   sub->callback([&action, o] {
@@ -38,7 +40,6 @@ CLI::App* add_sample_command(CLI::App& app, Action& action) {
         throw std::invalid_argument("sample: give exactly one of --run-dir and --checkpoint");
       const fs::path file = o->checkpoint.empty() ? train::newest_checkpoint(o->run_dir) : fs::path(o->checkpoint);
       auto nets = train::load_nets(file);
-      if (nets.config.model.arch == "mlp") throw std::invalid_argument("sample: 2-D models have no images");
       auto& g = o->ema ? nets.g_ema : nets.g;
       torch::NoGradGuard ng;
       auto gen = at::make_generator<at::CPUGeneratorImpl>(o->seed);
@@ -49,7 +50,9 @@ CLI::App* add_sample_command(CLI::App& app, Action& action) {
       }
       const auto images = torch::cat(parts);
       const bool to_dir = o->out.ends_with("/") || fs::is_directory(o->out);
-      if (to_dir) {
+      if (nets.config.model.arch == "mlp") {  // points: .csv | .npy | .png (scatter plot)
+        train::write_points(images, mixture_by_name(nets.config.data.mixture), o->out);
+      } else if (to_dir) {
         fs::create_directories(o->out);
         char name[32];
         for (int64_t i = 0; i < images.size(0); ++i) {

@@ -20,6 +20,7 @@ CLI::App* add_train_command(CLI::App& app, Action& action);
 CLI::App* add_diff_command(CLI::App& app, Action& action);
 CLI::App* add_sample_command(CLI::App& app, Action& action);
 CLI::App* add_export_command(CLI::App& app, Action& action);
+CLI::App* add_eval_command(CLI::App& app, Action& action);
 
 // The command line this process was started with (recorded in the files it writes).
 const std::string& invocation();

@@ -7,24 +7,13 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "common/atomic_file.h"
 #include "data/data_error.h"
 #include "data/dataset_format.h"
 
 namespace gantry::data {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-// fsync a path (file or directory); rename is only durable once both are synced.
-void fsync_path(const fs::path& p) {
-  const int fd = ::open(p.c_str(), O_RDONLY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
-}  // namespace
 
 std::string command_line(int argc, char** argv) {
   std::string s;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "data/augment.h"
+#include "data/batch_source.h"
 #include "data/dataset_format.h"
 #include "data/h5_image_file.h"
 #include "data/sampler.h"
@@ -45,26 +46,18 @@ struct LoaderOptions {
   torch::Device device = torch::kCPU;
 };
 
-struct Batch {
-  torch::Tensor images;   // float [B/W, C, H, W] in [−1, 1], on the device
-  torch::Tensor labels;   // int64 [B/W] on the device, undefined if the file has none
-  torch::Tensor indices;  // int64 [B/W] dataset indices (CPU)
-  SamplerState next;      // the position after this batch (what a checkpoint stores)
-  int64_t epoch = 0;      // epoch of the batch's first slot
-};
-
-class PrefetchLoader {
+class PrefetchLoader : public BatchSource {
  public:
   // Opens and validates the file (on the I/O thread) before returning; throws
   // DataError for a bad file and std::invalid_argument for bad options.
   explicit PrefetchLoader(LoaderOptions options);
-  ~PrefetchLoader();
+  ~PrefetchLoader() override;
   PrefetchLoader(const PrefetchLoader&) = delete;
   PrefetchLoader& operator=(const PrefetchLoader&) = delete;
 
-  Batch next();
+  Batch next() override;
   // Position after the last batch next() returned: resume from here.
-  SamplerState state() const { return consumed_state_; }
+  SamplerState state() const override { return consumed_state_; }
   const DatasetInfo& info() const { return info_; }
   const GlobalBatchSampler& sampler() const { return *sampler_; }
   int64_t local_batch() const { return opt_.global_batch / opt_.world; }

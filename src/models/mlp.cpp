@@ -1,8 +1,12 @@
 // MLPs for 2-D mixtures (ring of 8, grid of 25; VEEGAN / PacGAN setups):
-// G: z → depth−1 × [linear hidden, norm, ReLU] → linear data_dim
+// G: z → depth−1 × [linear hidden, norm, ReLU] → linear data_dim; with
+//    mlp_banks = b > 0 (SGAN for 2-D) the first b hidden layers are stochastic
+//    banks of K linear filter sets, each with weight norm and its own PReLU
+//    (models/stochastic_deconv with LayerKind::kLinear), routed per sample.
 // D: x → depth−1 × [linear hidden, LeakyReLU 0.2] → features → head.
 #include "models/architectures.h"
 #include "models/blocks.h"
+#include "models/stochastic_deconv.h"
 
 namespace gantry::models {
 
@@ -10,31 +14,65 @@ namespace {
 
 class MlpGenerator : public Generator {
  public:
-  MlpGenerator(const ModelConfig& c, dist::Communicator* sync) {
+  MlpGenerator(const ModelConfig& c, dist::Communicator* sync) : seed_(c.seed) {
     z_dim_ = c.z_dim;
     vbn_.init(*this, c);
     int64_t in = c.z_dim;
     for (int64_t i = 0; i + 1 < c.mlp_depth; ++i) {
-      layers_.push_back(register_module("fc" + std::to_string(i), make_layer(LayerKind::kLinear, in, c.mlp_hidden, 1, 1, 0,
-                                                                            c.g_weight_norm, Init::kKaimingNormal,
-                                                                            !cancels_bias(c.g_norm))));
-      norms_.push_back(register_module("norm" + std::to_string(i), NormLayer(c.g_norm, c.mlp_hidden, sync)));
+      const std::string n = std::to_string(i);
+      if (i < c.mlp_banks) {
+        StochasticDeconvOptions o;
+        o.in = in;
+        o.out = c.mlp_hidden;
+        o.filter_sets = c.sdeconv_sets;
+        o.kind = LayerKind::kLinear;
+        banks_.push_back(register_module("bank" + n, StochasticDeconv(o)));
+      } else {
+        layers_.push_back(register_module("fc" + n, make_layer(LayerKind::kLinear, in, c.mlp_hidden, 1, 1, 0,
+                                                              c.g_weight_norm, Init::kKaimingNormal,
+                                                              !cancels_bias(c.g_norm))));
+        norms_.push_back(register_module("norm" + n, NormLayer(c.g_norm, c.mlp_hidden, sync)));
+      }
       in = c.mlp_hidden;
     }
     out_ = register_module("out", make_layer(LayerKind::kLinear, in, c.data_dim, 1, 1, 0, c.g_weight_norm, Init::kKaimingNormal));
-    couples_ = c.g_norm == NormKind::kBatch || c.g_norm == NormKind::kVirtualBatch;
+    couples_ = c.g_norm == NormKind::kBatch && !layers_.empty();  // VBN normalizes each sample by a fixed reference batch: no coupling
   }
   torch::Tensor forward(const torch::Tensor& z) override {
     auto h = vbn_.prepend(z);
+    const int64_t n_ref = vbn_.rows();
+    split_maps_.clear();
+    for (size_t i = 0; i < banks_.size(); ++i) {
+      // Routes of the reference rows are drawn past the live ones' indices (as in dcgan.cpp).
+      const int64_t k = banks_[i]->filter_sets(), layer = static_cast<int64_t>(i);
+      auto routes = draw_routes(seed_, route_.step, layer, route_.first_sample, z.size(0), k);
+      if (n_ref) routes = torch::cat({draw_routes(seed_, route_.step, layer, int64_t{1} << 40, n_ref, k), routes});
+      h = banks_[i]->forward(h, routes);
+      split_maps_.push_back(vbn_.live(h).view({-1, h.size(1), 1, 1}));  // split loss takes (B, C, H, W) maps
+    }
     for (size_t i = 0; i < layers_.size(); ++i) h = torch::relu(norms_[i]->forward(layers_[i]->forward(h), vbn_.rows()));
     return vbn_.live(out_->forward(h));
   }
-  std::vector<WeightLayer> direal_layers() const override { return {}; }  // DiReAL regularizes conv filters only
+  // DiReAL on the hidden layers after the first (a neuron's weight row is its filter; bank filter
+  // sets count as layers): not the one writing the point, nor the one reading z, whose filters
+  // live in R^z_dim (2-D here), where hundreds of them cannot be dissimilar.
+  std::vector<WeightLayer> direal_layers() const override {
+    std::vector<WeightLayer> all;
+    for (const auto& b : banks_)
+      for (const auto& child : b->named_children())
+        if (auto wl = std::dynamic_pointer_cast<WeightLayerImpl>(child.value())) all.emplace_back(wl);
+    const size_t first_bank_sets = banks_.empty() ? 1 : static_cast<size_t>(banks_[0]->filter_sets());
+    std::vector<WeightLayer> out(all.begin() + std::min(first_bank_sets, all.size()), all.end());
+    for (size_t i = banks_.empty() ? 1 : 0; i < layers_.size(); ++i) out.push_back(layers_[i]);
+    return out;
+  }
   bool couples_samples() const override { return couples_; }
 
  private:
+  uint64_t seed_;
   bool couples_ = false;
   VbnReference vbn_;
+  std::vector<StochasticDeconv> banks_;
   std::vector<WeightLayer> layers_;
   std::vector<NormLayer> norms_;
   WeightLayer out_{nullptr};
@@ -58,7 +96,8 @@ class MlpDiscriminator : public Discriminator {
     for (size_t i = 0; i < layers_.size(); ++i) h = torch::leaky_relu(norms_[i]->forward(layers_[i]->forward(h)), 0.2);
     return {head_->forward(h), h};
   }
-  std::vector<WeightLayer> direal_layers() const override { return {}; }
+  // Every hidden layer but the one reading the point (as the conv nets skip the image-reading conv).
+  std::vector<WeightLayer> direal_layers() const override { return {layers_.begin() + 1, layers_.end()}; }
   bool couples_samples() const override { return couples_; }
 
  private:

@@ -43,6 +43,9 @@ struct ModelConfig {
   int64_t mlp_hidden = 128;
   int64_t mlp_depth = 3;
   int64_t data_dim = 2;
+  // SGAN for 2-D: the first mlp_banks hidden layers of G are stochastic banks
+  // of sdeconv_sets linear filter sets (1×1 transposed convs), 0 = plain MLP.
+  int64_t mlp_banks = 0;
 };
 
 // Throws std::invalid_argument naming the first impossible setting

@@ -83,7 +83,7 @@ class ResnetGenerator : public Generator {
     out_norm_ = register_module("out_norm", NormLayer(c.g_norm, t_.g.back(), sync));
     to_image_ = register_module("to_image", make_layer(LayerKind::kConv, t_.g.back(), c.channels, 3, 1, 1,
                                                        c.g_weight_norm, Init::kKaimingNormal));
-    couples_ = c.g_norm == NormKind::kBatch || c.g_norm == NormKind::kVirtualBatch;
+    couples_ = c.g_norm == NormKind::kBatch;  // VBN normalizes each sample by a fixed reference batch: no coupling
   }
   torch::Tensor forward(const torch::Tensor& z) override {
     const auto zz = vbn_.prepend(z);

@@ -33,7 +33,7 @@ class SnganCnnGenerator : public Generator {
     }
     to_image_ = register_module("to_image", make_layer(LayerKind::kConv, ch, c.channels, 3, 1, 1, c.g_weight_norm,
                                                        Init::kNormal002));
-    couples_ = c.g_norm == NormKind::kBatch || c.g_norm == NormKind::kVirtualBatch;
+    couples_ = c.g_norm == NormKind::kBatch;  // VBN normalizes each sample by a fixed reference batch: no coupling
   }
   torch::Tensor forward(const torch::Tensor& z) override {
     const auto zz = vbn_.prepend(z);

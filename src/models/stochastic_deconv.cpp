@@ -19,7 +19,7 @@ StochasticDeconvImpl::StochasticDeconvImpl(const StochasticDeconvOptions& o) : o
   if (o.filter_sets <= 0) throw std::invalid_argument("stochastic deconv: filter sets must be positive");
   for (int64_t s = 0; s < o.filter_sets; ++s) {
     WeightLayerOptions w;
-    w.kind = LayerKind::kDeconv;
+    w.kind = o.kind;
     w.in = o.in;
     w.out = o.out;
     w.kernel = o.kernel;

@@ -15,6 +15,9 @@
 namespace gantry::models {
 
 struct StochasticDeconvOptions {
+  // kDeconv: the seed's banks of 4×4 stride-2 transposed convs; kLinear: banks
+  // of linear filter sets (SGAN for 2-D MLPs; kernel/stride/padding unused).
+  LayerKind kind = LayerKind::kDeconv;
   int64_t in = 0, out = 0;
   int64_t filter_sets = 8;  // K (seed: 8; 16 in its MNIST run)
   int64_t kernel = 4, stride = 2, padding = 1;

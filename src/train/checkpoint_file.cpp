@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/atomic_file.h"
+
 namespace gantry::train {
 
 namespace fs = std::filesystem;
@@ -18,14 +20,6 @@ namespace {
 
 constexpr char kMagic[8] = {'G', 'A', 'N', 'T', 'R', 'Y', 'C', 'K'};
 constexpr size_t kFooter = 24;
-
-void fsync_path(const fs::path& p) {
-  const int fd = ::open(p.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
 
 int64_t step_of(const fs::path& p) {
   const std::string name = p.filename().string();  // ckpt-000001234.pt
@@ -62,17 +56,7 @@ fs::path write_checkpoint(const fs::path& dir, int64_t step, torch::serialize::O
   char name[32];
   std::snprintf(name, sizeof name, "ckpt-%09lld.pt", static_cast<long long>(step));
   const fs::path final_path = dir / name;
-  const fs::path temp = dir / ("." + std::string(name) + ".partial");
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out.write(payload.data(), static_cast<std::streamsize>(payload.size()));
-    out.write(footer, kFooter);
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + temp.string());
-  }
-  fsync_path(temp);
-  fs::rename(temp, final_path);
-  fsync_path(dir);
+  write_bytes_atomically(final_path, {payload, std::string_view(footer, kFooter)});
   auto all = list_checkpoints(dir);
   for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < all.size(); ++i) fs::remove(all[i]);
   return final_path;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/rng.h"
+#include "data/mixture_source.h"
 #include "data/prefetch_loader.h"
 #include "dist/communicator.h"
 #include "dist/grad_sync.h"
@@ -24,7 +25,9 @@
 #include "reg/historical_averaging.h"
 #include "reg/split_loss.h"
 #include "train/checkpoint_file.h"
+#include "train/evaluation.h"
 #include "train/losses.h"
+#include "train/point_outputs.h"
 #include "train/sample_grid.h"
 #include "train/tensorboard_writer.h"
 
@@ -79,6 +82,7 @@ class Trainer {
   void resume();
   void save();
   void samples();
+  void evaluate();
   void d_step(int64_t t, int64_t k, std::map<std::string, double>& m);
   void g_step(int64_t t, std::map<std::string, double>& m);
   void log(int64_t t, std::map<std::string, double> m, double dt, int64_t n_steps);
@@ -96,10 +100,11 @@ class Trainer {
   std::shared_ptr<models::Discriminator> d_;
   std::unique_ptr<torch::optim::Adam> opt_g_, opt_d_;
   std::unique_ptr<dist::GradSync> sync_g_, sync_d_;
-  std::unique_ptr<data::PrefetchLoader> loader_;
+  std::unique_ptr<data::BatchSource> loader_;
   std::unique_ptr<reg::Direal> direal_g_, direal_d_;
   std::unique_ptr<reg::HistoricalAverage> ha_g_, ha_d_;
   std::unique_ptr<reg::Ema> ema_;
+  std::unique_ptr<eval::FeatureNet> feature_net_;
   data::SamplerState start_state_;
   int64_t step_ = 0, images_seen_ = 0, d_steps_ = 0, bad_streak_ = 0, skipped_ = 0;
   torch::Tensor last_real_;
@@ -110,6 +115,9 @@ class Trainer {
 
 void Trainer::build() {
   device_ = world_.device();
+  // Denormal floats are flushed to zero: loss terms such as the split loss's tanh(((a−b)/25)⁴) of
+  // nearly equal maps produce them, and x86 arithmetic on denormals is ~100× slower.
+  at::globalContext().setFlushDenormal(true);
   const auto& c = cfg_;
   torch::manual_seed(key(c.train.seed, kInit));
   g_ = models::build_generator(c.model, &comm_);
@@ -221,13 +229,11 @@ void Trainer::samples() {
     g->set_route_context({0, 0});
     const auto x = g->forward(z);
     if (was_training) g->train();
-    if (cfg_.model.arch == "mlp") {  // 2-D points: a CSV instead of a picture
-      std::snprintf(name, sizeof name, "%s-%09lld.csv", prefix, (long long)step_);
-      std::ofstream out(opt_.run_dir / "samples" / name);
-      const auto cpu = x.to(torch::kCPU, torch::kDouble);
-      for (int64_t i = 0; i < cpu.size(0); ++i) {
-        for (int64_t j = 0; j < cpu.size(1); ++j) out << (j ? "," : "") << cpu[i][j].item<double>();
-        out << "\n";
+    if (cfg_.model.arch == "mlp") {  // 2-D points: a CSV and a scatter plot over the modes
+      const auto mixture = mixture_by_name(cfg_.data.mixture);
+      for (const char* ext : {"csv", "png"}) {
+        std::snprintf(name, sizeof name, "%s-%09lld.%s", prefix, (long long)step_, ext);
+        write_points(x, mixture, (opt_.run_dir / "samples" / name).string());
       }
       continue;
     }
@@ -235,6 +241,25 @@ void Trainer::samples() {
     write_png_grid(x, (opt_.run_dir / "samples" / name).string());
     tb_->image_grid(std::string("samples/") + prefix, x, step_);
   }
+}
+
+void Trainer::evaluate() {
+  // Every rank generates its share (evaluation.h); rank 0 logs.
+  const auto& e = cfg_.eval;
+  EvalRequest req;
+  req.metrics = eval::parse_metric_set(e.metrics);
+  req.count = e.count;
+  req.ema = e.ema;
+  req.seed = cfg_.train.seed;
+  if (req.metrics.needs_feature_net() && !feature_net_) feature_net_ = std::make_unique<eval::FeatureNet>(e.feature_net, device_);
+  auto& g = e.ema ? *g_ema_ : *g_;
+  const auto result = train::evaluate(g, d_.get(), cfg_, step_, comm_, device_, req, feature_net_.get());
+  if (world_.rank() != 0) return;
+  metrics_ << result.dump() << "\n";
+  metrics_.flush();
+  for (const auto& [name, value] : eval_scalars(result)) tb_->scalar(name, value, step_);
+  tb_->flush();
+  if (!opt_.quiet) std::fprintf(stderr, "eval step %lld: %s\n", (long long)step_, result.dump().c_str());
 }
 
 torch::Tensor Trainer::d_out(const torch::Tensor& x, models::DOutput* out) {
@@ -405,22 +430,27 @@ void Trainer::log(int64_t t, std::map<std::string, double> m, double dt, int64_t
 int Trainer::run(const std::atomic<int>& stop) {
   build();
   resume();
-  data::LoaderOptions lo;
-  lo.path = cfg_.data.path;
-  lo.open.file_locking = cfg_.data.file_locking;
-  lo.in_memory = cfg_.data.in_memory;
-  lo.global_batch = cfg_.data.batch;
-  lo.seed = cfg_.train.seed;
-  lo.last_batch = data::parse_last_batch(cfg_.data.last_batch);
-  lo.start = start_state_;
-  lo.rank = world_.rank();
-  lo.world = world_.size();
-  lo.prefetch = static_cast<int>(cfg_.data.prefetch);
-  lo.decode_threads = static_cast<int>(cfg_.data.decode_threads);
-  lo.augment.hflip = cfg_.data.hflip;
-  lo.augment.max_shift = static_cast<int>(cfg_.data.shift);
-  lo.device = device_;
-  loader_ = std::make_unique<data::PrefetchLoader>(lo);
+  if (!cfg_.data.mixture.empty()) {
+    loader_ = std::make_unique<data::MixtureSource>(mixture_by_name(cfg_.data.mixture), cfg_.train.seed, cfg_.data.batch,
+                                                    world_.rank(), world_.size(), start_state_, device_);
+  } else {
+    data::LoaderOptions lo;
+    lo.path = cfg_.data.path;
+    lo.open.file_locking = cfg_.data.file_locking;
+    lo.in_memory = cfg_.data.in_memory;
+    lo.global_batch = cfg_.data.batch;
+    lo.seed = cfg_.train.seed;
+    lo.last_batch = data::parse_last_batch(cfg_.data.last_batch);
+    lo.start = start_state_;
+    lo.rank = world_.rank();
+    lo.world = world_.size();
+    lo.prefetch = static_cast<int>(cfg_.data.prefetch);
+    lo.decode_threads = static_cast<int>(cfg_.data.decode_threads);
+    lo.augment.hflip = cfg_.data.hflip;
+    lo.augment.max_shift = static_cast<int>(cfg_.data.shift);
+    lo.device = device_;
+    loader_ = std::make_unique<data::PrefetchLoader>(lo);
+  }
   if (world_.rank() == 0) {
     fs::create_directories(opt_.run_dir);
     metrics_.open(opt_.run_dir / "metrics.jsonl", std::ios::app);
@@ -464,6 +494,7 @@ int Trainer::run(const std::atomic<int>& stop) {
     m.clear();
     if ((step_ % cfg_.train.checkpoint_every == 0 || step_ == cfg_.train.steps) && bad_streak_ == 0) save();
     if (step_ % cfg_.log.sample_every == 0 || step_ == cfg_.train.steps) samples();
+    if (cfg_.eval.every > 0 && (step_ % cfg_.eval.every == 0 || step_ == cfg_.train.steps)) evaluate();
   }
   if (world_.rank() == 0 && exit_code == 0) {
     nlohmann::json j = {{"done", true}, {"step", step_}, {"images_seen", images_seen_}, {"skipped_updates", skipped_},

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
+
 namespace gantry::train {
 
 namespace {
@@ -40,15 +42,14 @@ void write_safetensors(const std::vector<std::pair<std::string, torch::Tensor>>&
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');
   const uint64_t n = h.size();  // little-endian on every platform gantry builds for
-  const std::string temp = path + ".partial";
-  {
+  write_atomically(path, [&](const std::filesystem::path& temp) {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(&n), 8);
     out.write(h.data(), static_cast<std::streamsize>(h.size()));
     for (const auto& c : data) out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * c.element_size()));
+    out.flush();
     if (!out) throw std::runtime_error("cannot write " + path);
-  }
-  std::filesystem::rename(temp, path);
+  });
 }
 
 }  // namespace gantry::train

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "common/atomic_file.h"
+
 namespace gantry::train {
 
 namespace {
@@ -15,11 +17,10 @@ torch::Tensor to_hwc_u8(const torch::Tensor& chw) {
       .permute({1, 2, 0}).contiguous();
 }
 void save(const torch::Tensor& hwc, const std::string& path) {
-  const std::string temp = path + ".partial";
   const int h = static_cast<int>(hwc.size(0)), w = static_cast<int>(hwc.size(1)), c = static_cast<int>(hwc.size(2));
-  if (!stbi_write_png(temp.c_str(), w, h, c, hwc.data_ptr<uint8_t>(), w * c))
-    throw std::runtime_error("cannot write " + path);
-  std::filesystem::rename(temp, path);
+  write_atomically(path, [&](const std::filesystem::path& temp) {
+    if (!stbi_write_png(temp.c_str(), w, h, c, hwc.data_ptr<uint8_t>(), w * c)) throw std::runtime_error("cannot write " + path);
+  });
 }
 }  // namespace
 

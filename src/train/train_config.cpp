@@ -10,6 +10,8 @@
 
 #include "data/h5_image_file.h"
 #include "data/sampler.h"
+#include "common/mixture2d.h"
+#include "eval/metric_set.h"
 #include "reg/compatibility.h"
 
 namespace gantry::train {
@@ -36,7 +38,8 @@ std::vector<Field> fields(TrainConfig& c) {
       {"model.mbd_kernel_dim", &m.mbd_kernel_dim}, {"model.sdeconv_sets", &m.sdeconv_sets},
       {"model.sdeconv_layers", &m.sdeconv_layers}, {"model.mlp_hidden", &m.mlp_hidden},
       {"model.mlp_depth", &m.mlp_depth}, {"model.data_dim", &m.data_dim},
-      {"data.path", &c.data.path}, {"data.batch", &c.data.batch}, {"data.hflip", &c.data.hflip},
+      {"model.mlp_banks", &m.mlp_banks},
+      {"data.path", &c.data.path}, {"data.mixture", &c.data.mixture}, {"data.batch", &c.data.batch}, {"data.hflip", &c.data.hflip},
       {"data.shift", &c.data.shift}, {"data.last_batch", &c.data.last_batch}, {"data.prefetch", &c.data.prefetch},
       {"data.decode_threads", &c.data.decode_threads}, {"data.in_memory", &c.data.in_memory},
       {"data.file_locking", &c.data.file_locking},
@@ -54,6 +57,8 @@ std::vector<Field> fields(TrainConfig& c) {
       {"reg.fm_distance", &r.fm_distance}, {"reg.ha_lambda_d", &r.ha_lambda_d}, {"reg.ha_lambda_g", &r.ha_lambda_g},
       {"reg.label_smoothing", &r.label_smoothing}, {"reg.split_loss_lambda", &r.split_loss_lambda},
       {"log.every", &c.log.every}, {"log.sample_every", &c.log.sample_every}, {"log.sample_count", &c.log.sample_count},
+      {"eval.every", &c.eval.every}, {"eval.metrics", &c.eval.metrics}, {"eval.count", &c.eval.count},
+      {"eval.feature_net", &c.eval.feature_net}, {"eval.ema", &c.eval.ema},
   };
 }
 
@@ -115,6 +120,24 @@ void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument("config: " + message);
 }
 
+void validate_eval(const TrainConfig& c) {
+  const auto& e = c.eval;
+  require(e.every >= 0 && e.count >= 0, "eval.every and eval.count must be non-negative");
+  if (e.every == 0) return;
+  eval::MetricSet m;
+  try {
+    m = eval::parse_metric_set(e.metrics);
+  } catch (const std::invalid_argument& err) {
+    throw std::invalid_argument(std::string("config: eval.metrics: ") + err.what());
+  }
+  const bool points = c.model.arch == "mlp";
+  require(!m.modes || points, "eval.metrics: modes needs a 2-D model (model.arch = \"mlp\")");
+  require(!m.needs_feature_net() || !points, "eval.metrics: is and fid are for image models");
+  require(!m.needs_feature_net() || !e.feature_net.empty(), "eval.metrics: is and fid need eval.feature_net");
+  require(e.feature_net.empty() || std::filesystem::is_regular_file(e.feature_net),
+          "eval.feature_net: " + e.feature_net + ": no such file");
+}
+
 }  // namespace
 
 Loss TrainConfig::loss() const {
@@ -169,7 +192,6 @@ void validate(TrainConfig& c, int world_size) {
   require(t.max_bad_steps > 0, "train.max_bad_steps must be positive");
   require(c.data.prefetch > 0 && c.data.decode_threads > 0, "data.prefetch and data.decode_threads must be positive");
   require(c.data.shift >= 0, "data.shift must be non-negative");
-  require(c.model.arch != "mlp", "model.arch = \"mlp\" trains on 2-D mixtures, which come with the evaluation work (issue 6)");
   const auto& r = c.reg;
   require(r.direal_tau_d >= 0 && r.direal_tau_d < 1 && r.direal_tau_g >= 0 && r.direal_tau_g < 1,
           "DiReAL thresholds must be in [0, 1)");
@@ -179,7 +201,8 @@ void validate(TrainConfig& c, int world_size) {
   for (double v : {r.direal_lambda_d, r.direal_lambda_g, r.gp_lambda, r.r1_gamma, r.cr_lambda, r.ha_lambda_d,
                    r.ha_lambda_g, r.split_loss_lambda})
     require(v >= 0, "regularizer weights must be non-negative");
-  require(r.split_loss_lambda == 0 || c.model.arch == "sgan", "reg.split_loss_lambda needs model.arch = \"sgan\"");
+  require(r.split_loss_lambda == 0 || c.model.arch == "sgan" || c.model.mlp_banks > 0,
+          "reg.split_loss_lambda needs stochastic banks (model.arch = \"sgan\", or mlp with model.mlp_banks > 0)");
   require(r.label_smoothing == 1.0 || c.loss() == Loss::kBce, "reg.label_smoothing applies to the bce loss only");
   require(c.log.every > 0 && c.log.sample_every > 0 && c.log.sample_count > 0, "log intervals and counts must be positive");
   require(world_size > 0 && c.data.batch % world_size == 0,
@@ -187,21 +210,24 @@ void validate(TrainConfig& c, int world_size) {
   require(c.g_batch() % world_size == 0,
           "train.g_batch " + std::to_string(c.g_batch()) + " must be a multiple of the world size " + std::to_string(world_size));
   reg::check_compatible(c.model, {c.grad_norm(), r.wgan_gp, r.r1_gamma > 0});
+  validate_eval(c);
   // The data: present, readable, and of the model's shape.
+  if (c.model.arch == "mlp") {
+    require(c.data.path.empty() && !c.data.mixture.empty(),
+            "model.arch = \"mlp\" trains on a 2-D mixture: set data.mixture (ring8, grid25), not data.path");
+    parse("data.mixture", [&] { return mixture_by_name(c.data.mixture); });
+    require(c.model.data_dim == 2, "data.mixture samples are 2-D: model.data_dim must be 2");
+    return;
+  }
+  require(c.data.mixture.empty(), "data.mixture is for model.arch = \"mlp\" only");
   require(!c.data.path.empty(), "data.path is required");
   data::OpenOptions open;
   open.file_locking = c.data.file_locking;
   const auto info = data::inspect_dataset(c.data.path, open);
-  if (c.model.arch == "mlp") {
-    require(info.channels * info.height * info.width == c.model.data_dim,
-            "data " + c.data.path + " holds " + std::to_string(info.image_bytes()) + "-value samples, model.data_dim is " +
-                std::to_string(c.model.data_dim));
-  } else {
-    require(info.channels == c.model.channels && info.height == c.model.resolution && info.width == c.model.resolution,
-            "data " + c.data.path + " holds " + std::to_string(info.channels) + "x" + std::to_string(info.height) + "x" +
-                std::to_string(info.width) + " images, the model makes " + std::to_string(c.model.channels) + "x" +
-                std::to_string(c.model.resolution) + "x" + std::to_string(c.model.resolution));
-  }
+  require(info.channels == c.model.channels && info.height == c.model.resolution && info.width == c.model.resolution,
+          "data " + c.data.path + " holds " + std::to_string(info.channels) + "x" + std::to_string(info.height) + "x" +
+              std::to_string(info.width) + " images, the model makes " + std::to_string(c.model.channels) + "x" +
+              std::to_string(c.model.resolution) + "x" + std::to_string(c.model.resolution));
   require(c.data.batch <= info.count, "data.batch is larger than the dataset (" + std::to_string(info.count) + " images)");
 }
 

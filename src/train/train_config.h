@@ -18,6 +18,7 @@ enum class Loss { kBce, kHinge, kWasserstein };
 
 struct DataConfig {
   std::string path;             // packed HDF5 dataset (gantry pack / synth)
+  std::string mixture;          // instead of path, for model.arch = "mlp": ring8 | grid25 (drawn on the fly)
   int64_t batch = 64;           // global batch of real images per D step
   bool hflip = false;
   int64_t shift = 0;            // max integer shift (pixels)
@@ -74,6 +75,16 @@ struct LogConfig {
   int64_t sample_count = 64;
 };
 
+// Evaluation during training (`gantry eval` semantics, eval/): every `every`
+// steps, logged to metrics.jsonl and TensorBoard. 0: off.
+struct EvalConfig {
+  int64_t every = 0;
+  std::string metrics = "";      // comma list of is, fid, modes, diversity
+  int64_t count = 0;             // generated samples (0: 2500 for modes, else 10000)
+  std::string feature_net;       // TorchScript module or gantry classifier (is, fid, diversity on images)
+  bool ema = true;               // evaluate G_ema (else G)
+};
+
 struct TrainConfig {
   models::ModelConfig model;
   // Enum-valued model keys as written in the file (parsed into `model` by validate).
@@ -82,6 +93,7 @@ struct TrainConfig {
   TrainingConfig train;
   RegConfig reg;
   LogConfig log;
+  EvalConfig eval;
 
   Loss loss() const;
   reg::GradNorm grad_norm() const;

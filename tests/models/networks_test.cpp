@@ -108,6 +108,7 @@ TEST(Networks, VirtualBatchNormMakesSamplesIndependent) {
     EXPECT_TRUE(torch::allclose(a[0], b[0], 1e-5, 1e-6)) << arch;
     EXPECT_TRUE(torch::allclose(a[3], b[3], 1e-5, 1e-6)) << arch;
     EXPECT_FALSE(torch::allclose(a[1], b[1])) << arch;
+    EXPECT_FALSE(g->couples_samples()) << arch;
     // The reference batch is a buffer: broadcast by the replica sync and kept in checkpoints.
     EXPECT_EQ(g->named_buffers()["vbn_z_ref"].sizes(), (torch::IntArrayRef{6, c.z_dim})) << arch;
   }
@@ -118,6 +119,7 @@ TEST(Networks, VirtualBatchNormMakesSamplesIndependent) {
   auto z2 = z.clone();
   z2[1] = torch::randn({c.z_dim}) * 3;
   EXPECT_FALSE(torch::allclose(g->forward(z)[0], g->forward(z2)[0], 1e-5, 1e-6));
+  EXPECT_TRUE(g->couples_samples());
 }
 
 TEST(Networks, StochasticRoutesAndSplitMaps) {
@@ -139,6 +141,35 @@ TEST(Networks, StochasticRoutesAndSplitMaps) {
   // Sample-wise shardable: rank 1 of 2 (first_sample 3) computes rows 3..5 of the 1-rank batch.
   g->set_route_context({5, 3});
   EXPECT_TRUE(torch::allclose(g->forward(z.narrow(0, 3, 3)), a.narrow(0, 3, 3), 1e-5, 1e-6));
+}
+
+TEST(Networks, MlpWithStochasticBanks) {
+  // SGAN for 2-D: the first mlp_banks hidden layers are routed banks of 1x1 filter sets.
+  ModelConfig c;
+  c.arch = "mlp";
+  c.z_dim = 2;
+  c.mlp_hidden = 16;
+  c.mlp_depth = 4;
+  c.mlp_banks = 2;
+  c.sdeconv_sets = 4;
+  auto g = build_generator(c);
+  g->eval();
+  const auto z = torch::randn({6, 2});
+  g->set_route_context({3, 0});
+  const auto a = g->forward(z);
+  EXPECT_EQ(a.sizes(), (torch::IntArrayRef{6, 2}));
+  ASSERT_EQ(g->split_maps().size(), 2u);
+  EXPECT_EQ(g->split_maps()[0].sizes(), (torch::IntArrayRef{6, 16, 1, 1}));
+  g->set_route_context({4, 0});
+  EXPECT_FALSE(torch::allclose(g->forward(z), a)) << "another step draws other routes";
+  g->set_route_context({3, 3});
+  EXPECT_TRUE(torch::allclose(g->forward(z.narrow(0, 3, 3)), a.narrow(0, 3, 3), 1e-5, 1e-6));
+  // DiReAL: the second bank's 4 filter sets and the plain hidden layer fc2; not the z-reading bank, not "out".
+  const auto layers = g->direal_layers();
+  ASSERT_EQ(layers.size(), 5u);
+  for (const auto& l : layers) EXPECT_EQ(l->options().in, 16);
+  c.mlp_banks = 4;  // more banks than hidden layers
+  EXPECT_THROW(validate(c), std::invalid_argument);
 }
 
 TEST(Networks, DirealLayersNeverTouchImageChannels) {

@@ -1,4 +1,4 @@
-// Runs tests/models/reference.py CASE on named input tensors and returns the
+// Runs tests/<script> (default models/reference.py) CASE on named input tensors and returns the
 // named tensors it computed (torch.save / torch::pickle_load round trip). The
 // Python is GANTRY_PYTHON (the venv with torch), set by ctest.
 #pragma once
@@ -18,7 +18,9 @@ namespace gantry::test {
 
 using Tensors = std::map<std::string, torch::Tensor>;
 
-inline Tensors python_reference(const std::string& case_name, const Tensors& inputs) {
+// `script` is relative to tests/ (each test area keeps its own reference file).
+inline Tensors python_reference(const std::string& case_name, const Tensors& inputs,
+                                const std::string& script = "models/reference.py") {
   const char* py = std::getenv("GANTRY_PYTHON");
   if (!py || !*py) throw std::runtime_error("GANTRY_PYTHON is not set (ctest sets it)");
   c10::Dict<std::string, at::Tensor> dict;
@@ -29,7 +31,7 @@ inline Tensors python_reference(const std::string& case_name, const Tensors& inp
     const auto bytes = torch::pickle_save(c10::IValue(dict));
     std::ofstream(stem + ".in", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
-  const std::string cmd = std::string(py) + " " + GANTRY_TEST_SOURCE_DIR "/models/reference.py " + case_name + " " +
+  const std::string cmd = std::string(py) + " " + GANTRY_TEST_SOURCE_DIR "/" + script + " " + case_name + " " +
                           stem + ".in " + stem + ".out";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("reference.py failed: " + cmd);
   std::ifstream in(stem + ".out", std::ios::binary);

@@ -1,0 +1,20 @@
+// Bad input found after MPI is up (each rank validates the same things):
+// the ranks agree on the lowest failing rank's message, rank 0 prints it as
+// one line, and every rank exits 2 together instead of aborting the job.
+#pragma once
+#include <functional>
+#include <string>
+
+#include "dist/world.h"
+
+namespace gantry::cli {
+
+// The error of the lowest failing rank, on every rank ("" if none failed).
+std::string agreed_error(dist::World& world, const std::string& mine);
+
+// Runs `validate` on every rank; std::invalid_argument from it on any rank →
+// rank 0 prints "gantry: <message>", the world is finalized, and 2 is returned.
+// Otherwise returns 0.
+int validate_on_all_ranks(dist::World& world, const std::function<void()>& validate);
+
+}  // namespace gantry::cli

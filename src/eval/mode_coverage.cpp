@@ -1,0 +1,43 @@
+#include "eval/mode_coverage.h"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace gantry::eval {
+
+ModeCoverage mode_coverage(const torch::Tensor& points, const Mixture2D& mixture) {
+  if (points.dim() != 2 || points.size(1) != 2 || points.size(0) < 1)
+    throw std::invalid_argument("mode coverage: need [N >= 1, 2] points");
+  const auto x = points.detach().to(torch::kCPU, torch::kDouble);
+  const int64_t k = static_cast<int64_t>(mixture.centers.size());
+  auto centers = torch::empty({k, 2}, torch::kDouble);
+  for (int64_t i = 0; i < k; ++i) {
+    centers[i][0] = mixture.centers[i][0];
+    centers[i][1] = mixture.centers[i][1];
+  }
+  const auto dist = torch::cdist(x, centers);  // [N, K]
+  const auto [nearest_dist, nearest] = dist.min(1);
+  // A non-finite point (a diverged G) is nowhere near a mode.
+  const auto hq = torch::isfinite(nearest_dist) & (nearest_dist <= 3 * mixture.sigma);
+  ModeCoverage r;
+  r.samples = x.size(0);
+  r.modes_total = k;
+  const auto counts = torch::bincount(nearest.masked_select(hq), {}, k);
+  r.histogram.resize(k);
+  const int64_t n_hq = hq.sum().item<int64_t>();
+  double kl = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    r.histogram[i] = counts[i].item<int64_t>();
+    if (r.histogram[i] > 0) {
+      ++r.modes_captured;
+      const double p = static_cast<double>(r.histogram[i]) / n_hq;
+      kl += p * std::log(k * p);
+    }
+  }
+  r.high_quality_share = static_cast<double>(n_hq) / r.samples;
+  r.kl_from_uniform = n_hq > 0 ? kl : std::numeric_limits<double>::quiet_NaN();
+  return r;
+}
+
+}  // namespace gantry::eval
