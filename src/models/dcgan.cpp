@@ -15,6 +15,7 @@
 
 #include "models/architectures.h"
 #include "models/blocks.h"
+#include "models/conv_stack_discriminator.h"
 #include "models/stochastic_deconv.h"
 
 namespace gantry::models {
@@ -109,40 +110,6 @@ class DcganGenerator : public Generator {
   std::vector<StochasticDeconv> banks_;
 };
 
-class DcganDiscriminator : public Discriminator {
- public:
-  DcganDiscriminator(const ModelConfig& c, dist::Communicator* bn_sync, dist::Communicator* mbd_sync) {
-    const int64_t w = c.d_width > 0 ? c.d_width : 64;
-    const int64_t n_down = upsamplings(c.resolution), s0 = start_size(c.resolution);
-    int64_t ch = c.channels;
-    for (int64_t i = 0; i < n_down; ++i) {
-      const int64_t out = w << i;
-      convs_.push_back(register_module("conv" + std::to_string(i),
-                                       make_layer(LayerKind::kConv, ch, out, 4, 2, 1, c.d_weight_norm, Init::kNormal002,
-                                                  !(i > 0 && cancels_bias(c.d_norm)))));
-      norms_.push_back(register_module("norm" + std::to_string(i),
-                                       NormLayer(i == 0 ? NormKind::kNone : c.d_norm, out, bn_sync)));
-      ch = out;
-    }
-    head_ = register_module("head", DHead(ch * s0 * s0, c, Init::kNormal002, mbd_sync));
-    couples_ = c.d_norm == NormKind::kBatch || c.mbd_kernels > 0;
-  }
-  DOutput forward(const torch::Tensor& x) override {
-    auto h = x;
-    for (size_t i = 0; i < convs_.size(); ++i) h = torch::leaky_relu(norms_[i]->forward(convs_[i]->forward(h)), 0.2);
-    const auto features = h.flatten(1);
-    return {head_->forward(features), features};
-  }
-  std::vector<WeightLayer> direal_layers() const override { return {convs_.begin() + 1, convs_.end()}; }
-  bool couples_samples() const override { return couples_; }
-
- private:
-  std::vector<WeightLayer> convs_;
-  std::vector<NormLayer> norms_;
-  DHead head_{nullptr};
-  bool couples_ = false;
-};
-
 }  // namespace
 
 std::shared_ptr<Generator> make_dcgan_generator(const ModelConfig& c, dist::Communicator* bn_sync) {
@@ -150,7 +117,11 @@ std::shared_ptr<Generator> make_dcgan_generator(const ModelConfig& c, dist::Comm
 }
 std::shared_ptr<Discriminator> make_dcgan_discriminator(const ModelConfig& c, dist::Communicator* bn_sync,
                                                         dist::Communicator* mbd_sync) {
-  return std::make_shared<DcganDiscriminator>(c, bn_sync, mbd_sync);
+  // 4×4 stride-2 convs doubling the width down to the start size, LeakyReLU 0.2 (Radford et al.).
+  const int64_t w = c.d_width > 0 ? c.d_width : 64;
+  std::vector<ConvSpec> specs;
+  for (int64_t i = 0; i < upsamplings(c.resolution); ++i) specs.push_back({w << i, 4, 2, 1});
+  return make_conv_stack_discriminator(c, specs, start_size(c.resolution), 0.2, bn_sync, mbd_sync);
 }
 
 }  // namespace gantry::models

@@ -7,6 +7,7 @@
 //    (GN-GAN's doubled widths: d_width = 128). Init N(0, 0.02²).
 #include "models/architectures.h"
 #include "models/blocks.h"
+#include "models/conv_stack_discriminator.h"
 
 namespace gantry::models {
 
@@ -54,45 +55,6 @@ class SnganCnnGenerator : public Generator {
   std::vector<WeightLayer> ups_;
 };
 
-class SnganCnnDiscriminator : public Discriminator {
- public:
-  SnganCnnDiscriminator(const ModelConfig& c, dist::Communicator* bn_sync, dist::Communicator* mbd_sync) {
-    const int64_t w = c.d_width > 0 ? c.d_width : 64;
-    struct Spec {
-      int64_t out, k, s, p;
-    };
-    const Spec specs[] = {{w, 3, 1, 1},     {w, 4, 2, 1},     {2 * w, 3, 1, 1}, {2 * w, 4, 2, 1},
-                          {4 * w, 3, 1, 1}, {4 * w, 4, 2, 1}, {8 * w, 3, 1, 1}};
-    int64_t ch = c.channels;
-    int i = 0;
-    for (const auto& s : specs) {
-      convs_.push_back(register_module("conv" + std::to_string(i),
-                                       make_layer(LayerKind::kConv, ch, s.out, s.k, s.s, s.p, c.d_weight_norm, Init::kNormal002,
-                                                  !(i > 0 && cancels_bias(c.d_norm)))));
-      norms_.push_back(register_module("norm" + std::to_string(i), NormLayer(i == 0 ? NormKind::kNone : c.d_norm, s.out, bn_sync)));
-      ch = s.out;
-      ++i;
-    }
-    const int64_t s0 = c.resolution / 8;
-    head_ = register_module("head", DHead(ch * s0 * s0, c, Init::kNormal002, mbd_sync));
-    couples_ = c.d_norm == NormKind::kBatch || c.mbd_kernels > 0;
-  }
-  DOutput forward(const torch::Tensor& x) override {
-    auto h = x;
-    for (size_t i = 0; i < convs_.size(); ++i) h = torch::leaky_relu(norms_[i]->forward(convs_[i]->forward(h)), 0.1);
-    const auto features = h.flatten(1);
-    return {head_->forward(features), features};
-  }
-  std::vector<WeightLayer> direal_layers() const override { return {convs_.begin() + 1, convs_.end()}; }
-  bool couples_samples() const override { return couples_; }
-
- private:
-  std::vector<WeightLayer> convs_;
-  std::vector<NormLayer> norms_;
-  DHead head_{nullptr};
-  bool couples_ = false;
-};
-
 }  // namespace
 
 std::shared_ptr<Generator> make_sngan_cnn_generator(const ModelConfig& c, dist::Communicator* bn_sync) {
@@ -100,7 +62,11 @@ std::shared_ptr<Generator> make_sngan_cnn_generator(const ModelConfig& c, dist::
 }
 std::shared_ptr<Discriminator> make_sngan_cnn_discriminator(const ModelConfig& c, dist::Communicator* bn_sync,
                                                             dist::Communicator* mbd_sync) {
-  return std::make_shared<SnganCnnDiscriminator>(c, bn_sync, mbd_sync);
+  // Miyato et al. 2018, Table 3: 3×3 stride-1 / 4×4 stride-2 pairs, widths 64-64-128-128-256-256-512, LeakyReLU 0.1.
+  const int64_t w = c.d_width > 0 ? c.d_width : 64;
+  const std::vector<ConvSpec> specs = {{w, 3, 1, 1},     {w, 4, 2, 1},     {2 * w, 3, 1, 1}, {2 * w, 4, 2, 1},
+                                       {4 * w, 3, 1, 1}, {4 * w, 4, 2, 1}, {8 * w, 3, 1, 1}};
+  return make_conv_stack_discriminator(c, specs, c.resolution / 8, 0.1, bn_sync, mbd_sync);
 }
 
 }  // namespace gantry::models

@@ -53,12 +53,45 @@ torch::Tensor global_uniform(uint64_t k, int64_t n, int rank, int world) {
   return all.narrow(0, rank * (n / world), n / world);
 }
 
-double grad_norm(const std::vector<torch::Tensor>& params) {
-  double s = 0;
+// ‖∇‖ over all parameters as a 0-d double tensor (on the device: no sync).
+torch::Tensor grad_norm(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> squares;
   for (const auto& p : params)
-    if (p.grad().defined()) s += p.grad().to(torch::kDouble).square().sum().item<double>();
-  return std::sqrt(s);
+    if (p.grad().defined()) squares.push_back(p.grad().to(torch::kDouble).square().sum());
+  return squares.empty() ? torch::zeros({}, torch::kDouble) : torch::stack(squares).sum().sqrt();
 }
+
+// One step's metrics. Loss terms stay tensors on the device, so a step costs
+// no device sync for them; they become numbers once per log line (resolve).
+class StepMetrics {
+ public:
+  void add(const std::string& k, const torch::Tensor& v, double scale = 1.0) {
+    auto x = v.detach().to(torch::kDouble) * scale;
+    auto& slot = tensors_[k];
+    slot = slot.defined() ? slot + x : x;
+  }
+  void set(const std::string& k, const torch::Tensor& v) { tensors_[k] = v.detach().to(torch::kDouble); }
+  void add(const std::string& k, double v) { numbers_[k] += v; }
+  void clear() {
+    tensors_.clear();
+    numbers_.clear();
+  }
+  // Every metric as a number (one copy from the device for all tensors).
+  std::map<std::string, double> resolve() const {
+    std::map<std::string, double> out = numbers_;
+    if (tensors_.empty()) return out;
+    std::vector<torch::Tensor> values;
+    for (const auto& [k, v] : tensors_) values.push_back(v.reshape({}));
+    const auto host = torch::stack(values).to(torch::kCPU);
+    size_t i = 0;
+    for (const auto& [k, v] : tensors_) out[k] = host[i++].item<double>();
+    return out;
+  }
+
+ private:
+  std::map<std::string, torch::Tensor> tensors_;
+  std::map<std::string, double> numbers_;
+};
 
 double peak_rss_mb() {
   rusage u{};
@@ -83,11 +116,11 @@ class Trainer {
   void save();
   void samples();
   void evaluate();
-  void d_step(int64_t t, int64_t k, std::map<std::string, double>& m);
-  void g_step(int64_t t, std::map<std::string, double>& m);
-  void log(int64_t t, std::map<std::string, double> m, double dt, int64_t n_steps);
+  void d_step(int64_t t, int64_t k, StepMetrics& m);
+  void g_step(int64_t t, StepMetrics& m);
+  void log(int64_t t, const StepMetrics& step_metrics, double dt, int64_t n_steps);
   bool finite_or_skip(const std::vector<torch::Tensor>& params, torch::optim::Optimizer& opt, const char* who,
-                      std::map<std::string, double>& m);
+                      StepMetrics& m);
   int64_t phase_id(int64_t t, int64_t k) const { return t * (cfg_.train.n_dis + 1) + k; }
   torch::Tensor d_out(const torch::Tensor& x, models::DOutput* out = nullptr);
 
@@ -277,11 +310,11 @@ torch::Tensor Trainer::d_out(const torch::Tensor& x, models::DOutput* out) {
 }
 
 bool Trainer::finite_or_skip(const std::vector<torch::Tensor>& params, torch::optim::Optimizer& opt, const char* who,
-                             std::map<std::string, double>& m) {
+                             StepMetrics& m) {
   // Gradients are averaged across ranks: a non-finite one on any rank is non-finite on all, so all skip together.
-  const double norm = grad_norm(params);
-  m[std::string("grad_norm_") + who] = norm;
-  if (std::isfinite(norm)) {
+  const auto norm = grad_norm(params);
+  m.set(std::string("grad_norm_") + who, norm);
+  if (std::isfinite(norm.item<double>())) {  // the one sync of a phase
     opt.step();
     return true;
   }
@@ -292,13 +325,13 @@ bool Trainer::finite_or_skip(const std::vector<torch::Tensor>& params, torch::op
   return false;
 }
 
-void Trainer::d_step(int64_t t, int64_t k, std::map<std::string, double>& m) {
+void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
   const auto& c = cfg_;
   const int rank = world_.rank(), world = world_.size();
   const auto t0 = Clock::now();
   auto batch = loader_->next();
   const auto t1 = Clock::now();
-  m["time_data_s"] += std::chrono::duration<double>(t1 - t0).count();
+  m.add("time_data_s", std::chrono::duration<double>(t1 - t0).count());
   const auto real = batch.images;
   last_real_ = real;
   const int64_t b = real.size(0);
@@ -321,12 +354,13 @@ void Trainer::d_step(int64_t t, int64_t k, std::map<std::string, double>& m) {
     f_fake = d_->forward(fake).logits;
   }
   auto loss = d_loss(c.loss(), f_real, f_fake, c.reg.label_smoothing);
-  m["loss_d_adv"] += loss.item<double>() / c.train.n_dis;
-  m["d_real"] += f_real.mean().item<double>() / c.train.n_dis;
-  m["d_fake"] += f_fake.mean().item<double>() / c.train.n_dis;
+  const double per_d = 1.0 / c.train.n_dis;  // D metrics: means over the n_dis phases
+  m.add("loss_d_adv", loss, per_d);
+  m.add("d_real", f_real.mean(), per_d);
+  m.add("d_fake", f_fake.mean(), per_d);
   const reg::Critic critic = [&](const torch::Tensor& x) { return d_->forward(x).logits; };
   auto add = [&](const char* name, const torch::Tensor& term) {
-    m[name] += term.item<double>() / c.train.n_dis;
+    m.add(name, term, per_d);
     loss = loss + term;
   };
   if (c.reg.wgan_gp) {
@@ -341,22 +375,22 @@ void Trainer::d_step(int64_t t, int64_t k, std::map<std::string, double>& m) {
   }
   if (direal_d_) {
     const auto r = direal_d_->value();
-    m["direal_d"] += r.item<double>() / c.train.n_dis;  // R(D)
+    m.add("direal_d", r, per_d);  // R(D)
     loss = loss + c.reg.direal_lambda_d * r;
   }
   if (ha_d_) add("ha_d", ha_d_->penalty());
   if (t >= opt_.inject_nan_first && t <= opt_.inject_nan_last && rank == 0)
     loss = loss * std::numeric_limits<double>::quiet_NaN();
-  m["loss_d"] += loss.item<double>() / c.train.n_dis;
+  m.add("loss_d", loss, per_d);
   loss.backward();
   sync_d_->finish();
   finite_or_skip(d_->parameters(), *opt_d_, "d", m);
-  m["time_d_s"] += std::chrono::duration<double>(Clock::now() - t1).count();
+  m.add("time_d_s", std::chrono::duration<double>(Clock::now() - t1).count());
   ++d_steps_;
   images_seen_ += c.data.batch;
 }
 
-void Trainer::g_step(int64_t t, std::map<std::string, double>& m) {
+void Trainer::g_step(int64_t t, StepMetrics& m) {
   const auto& c = cfg_;
   const int rank = world_.rank(), world = world_.size();
   const int64_t gb = c.g_batch(), b = gb / world;
@@ -370,9 +404,9 @@ void Trainer::g_step(int64_t t, std::map<std::string, double>& m) {
   models::DOutput out;
   const auto f = d_out(fake, &out);
   auto loss = g_loss(c.loss(), f);
-  m["loss_g_adv"] = loss.item<double>();
+  m.set("loss_g_adv", loss);
   auto add = [&](const char* name, const torch::Tensor& term) {
-    m[name] = term.item<double>();
+    m.set(name, term);
     loss = loss + term;
   };
   if (c.reg.feature_matching) {
@@ -385,22 +419,23 @@ void Trainer::g_step(int64_t t, std::map<std::string, double>& m) {
   }
   if (direal_g_) {
     const auto r = direal_g_->value();
-    m["direal_g"] = r.item<double>();  // R(G)
+    m.set("direal_g", r);  // R(G)
     loss = loss + c.reg.direal_lambda_g * r;
   }
   if (ha_g_) add("ha_g", ha_g_->penalty());
   if (c.reg.split_loss_lambda > 0)
     add("split", c.reg.split_loss_lambda * reg::split_loss(g_->split_maps(), reg::split_loss_weights(g_->split_maps().size())));
-  m["loss_g"] = loss.item<double>();
+  m.set("loss_g", loss);
   loss.backward();
   sync_g_->finish();
   for (auto& p : d_->parameters()) p.set_requires_grad(true);
   finite_or_skip(g_->parameters(), *opt_g_, "g", m);
   ema_->update(t);
-  m["time_g_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
+  m.add("time_g_s", std::chrono::duration<double>(Clock::now() - t0).count());
 }
 
-void Trainer::log(int64_t t, std::map<std::string, double> m, double dt, int64_t n_steps) {
+void Trainer::log(int64_t t, const StepMetrics& step_metrics, double dt, int64_t n_steps) {
+  auto m = step_metrics.resolve();
   // Average every metric over ranks (same keys in the same order everywhere).
   std::vector<double> values;
   for (const auto& [k, v] : m) values.push_back(v);
@@ -459,7 +494,7 @@ int Trainer::run(const std::atomic<int>& stop) {
   started_ = Clock::now();
   auto window = Clock::now();
   int64_t window_steps = 0;
-  std::map<std::string, double> m;
+  StepMetrics m;
   int exit_code = 0;
   for (; step_ < cfg_.train.steps;) {
     const int64_t t = step_;

@@ -4,12 +4,9 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace gantry::train {
+#include "common/signal_flag.h"
 
-namespace {
-std::atomic<int> g_stop{0};
-extern "C" void on_stop_signal(int sig) { g_stop.store(sig); }
-}  // namespace
+namespace gantry::train {
 
 const std::atomic<int>& install_stop_signals(const std::string& names) {
   std::stringstream in(names);
@@ -21,12 +18,9 @@ const std::atomic<int>& install_stop_signals(const std::string& names) {
     else if (n == "USR1") sig = SIGUSR1;
     else if (n == "USR2") sig = SIGUSR2;
     else throw std::invalid_argument("config: train.stop_signals: unknown signal '" + n + "' (TERM, INT, USR1, USR2)");
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(sig, &sa, nullptr);
+    flag_on_signal(sig);
   }
-  return g_stop;
+  return signal_flag();
 }
 
 }  // namespace gantry::train
