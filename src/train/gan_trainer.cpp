@@ -1,6 +1,9 @@
 #include "train/gan_trainer.h"
 
 #include <sys/resource.h>
+#ifdef GANTRY_HAVE_NCCL
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <chrono>
 #include <cmath>
@@ -97,6 +100,18 @@ double peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss / 1024.0;
+}
+
+// Peak bytes the CUDA caching allocator handed out on this rank's device (MiB); 0 on the CPU.
+double peak_device_mb(const torch::Device& device) {
+#ifdef GANTRY_HAVE_NCCL
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak / 1048576.0;
+  }
+#endif
+  (void)device;
+  return 0;
 }
 
 void set_lr(torch::optim::Optimizer& opt, double lr) {
@@ -447,6 +462,7 @@ void Trainer::log(int64_t t, const StepMetrics& step_metrics, double dt, int64_t
   const double img_s = n_steps * cfg_.data.batch * cfg_.train.n_dis / dt;
   nlohmann::json j = {{"step", t + 1}, {"images_seen", images_seen_}, {"img_s", img_s}, {"s_per_kimg", 1000.0 / img_s},
                       {"skipped_updates", skipped_}, {"peak_rss_mb", peak_rss_mb()}, {"ranks", world_.size()}};
+  if (device_.is_cuda()) j["peak_gpu_mb"] = peak_device_mb(device_);  // rank 0's device
   for (const auto& [k, v] : m) j[k] = v;
   metrics_ << j.dump() << "\n";
   metrics_.flush();

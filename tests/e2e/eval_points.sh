@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# gantry eval on a 2-D mixture model: evaluation during training (metrics.jsonl),
+# gantry eval on a 2-D mixture model: evaluation during training (metrics.jsonl
+# and TensorBoard, read back by the tensorboard package),
 # `gantry eval --metrics modes,diversity` giving the same numbers on 1, 2 and 3
 # ranks for the same checkpoint and seed, the result appended to the run's
 # metrics; `gantry sample` writing points as .npy / .csv (read back by numpy,
@@ -13,6 +14,17 @@ mpirun -np 2 "$GANTRY" train --config "$repo/configs/grid25_mlp.toml" --run-dir 
   --set train.checkpoint_every=300 >train.log 2>&1 || fail "training: $(tail -3 train.log)"
 [[ $(grep -c '"event":"eval"' r/metrics.jsonl) == 2 ]] || fail "expected evaluations at steps 150 and 300"
 [[ -s r/samples/g_ema-000000300.png && -s r/samples/g_ema-000000300.csv ]] || fail "no scatter plot / points at the end"
+# The training-time evaluations reach TensorBoard with the numbers of metrics.jsonl.
+"$PY" - r <<'PY' || fail "TensorBoard eval scalars"
+import json, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+acc = EventAccumulator(sys.argv[1] + "/tensorboard", size_guidance={"scalars": 0})
+acc.Reload()
+evals = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl") if '"event":"eval"' in l]
+got = {e.step: e.value for e in acc.Scalars("eval/modes_captured")}
+assert got == {e["step"]: float(e["modes"]["captured"]) for e in evals}, (got, evals)
+assert [e.step for e in acc.Scalars("eval/mean_pairwise_distance")] == [150, 300]
+PY
 
 for np in 1 2 3; do
   mpirun -np $np "$GANTRY" eval --run-dir r --metrics modes,diversity --count 1111 --batch 100 --seed 4 --ema \
