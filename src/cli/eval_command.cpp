@@ -78,6 +78,7 @@ CLI::App* add_eval_command(CLI::App& app, Action& action) {
     bool no_append = false;
   };
   auto o = std::make_shared<Opts>();
+  o->req.ema = false;  // G unless --ema
   sub->add_option("--run-dir", o->run_dir, "run dir (its newest valid checkpoint; the result is appended to its metrics.jsonl)");
   sub->add_option("--checkpoint", o->checkpoint, "a checkpoint file (default: the run dir's newest)");
   sub->add_option("--metrics", o->metrics, "comma list of is, fid, modes, diversity");

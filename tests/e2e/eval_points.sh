@@ -41,6 +41,8 @@ for r in runs:
 assert runs[0] == runs[1] == runs[2], runs
 PY
 [[ $(grep -c '"event":"eval"' r/metrics.jsonl) == 5 ]] || fail "gantry eval did not append its results to metrics.jsonl"
+"$GANTRY" eval --run-dir r --metrics modes --count 100 --no-append >g.json 2>g.log || fail "eval of G: $(cat g.log)"
+grep -q '"net":"G"' g.json || fail "without --ema, G is evaluated: $(cat g.json)"
 
 "$GANTRY" sample --run-dir r --count 3000 --out pts.npy --ema >/dev/null 2>s.log || fail "sample .npy: $(cat s.log)"
 "$GANTRY" sample --run-dir r --count 3000 --out pts.csv --ema >/dev/null 2>s.log || fail "sample .csv: $(cat s.log)"
