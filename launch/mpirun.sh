@@ -11,7 +11,7 @@ if [[ -z $n ]]; then
   ((n > 0)) || n=1
 fi
 args=(-np "$n")
-cores=$(nproc)
+cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # usable cores (plain nproc obeys OMP_NUM_THREADS)
 if ((n > cores)); then args+=(--oversubscribe --bind-to none); else args+=(--bind-to core --map-by slot); fi
 [[ $(id -u) == 0 ]] && args+=(--allow-run-as-root)
 # Containers often forbid cross-process memory attach; shared memory still works.

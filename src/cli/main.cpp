@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "common/host_allocator.h"
 #include "dist/world.h"
 
 namespace gantry::cli {
@@ -18,6 +19,7 @@ const std::string& invocation() { return g_invocation; }
 }  // namespace gantry::cli
 
 int main(int argc, char** argv) {
+  gantry::tune_host_allocator();  // before the first allocation worth keeping
   for (int i = 0; i < argc; ++i) gantry::cli::g_invocation += (i ? " " : "") + std::string(argv[i]);
   CLI::App app{"gantry: data-parallel GAN training on many GPUs (MPI + NCCL)", "gantry"};
   app.require_subcommand(1);

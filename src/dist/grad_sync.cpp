@@ -25,7 +25,7 @@ GradSync::GradSync(const torch::nn::Module& module, Communicator& comm, GradSync
 
 GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> named_params, Communicator& comm,
                    GradSyncOptions options)
-    : comm_(comm), options_(options) {
+    : comm_(comm), options_(options), passthrough_(comm.size() == 1) {
   for (auto& [name, t] : named_params) {
     if (!t.requires_grad()) continue;  // frozen parameters are not synchronised
     if (!t.is_leaf()) throw DistError("GradSync: parameter " + name + " is not a leaf tensor");
@@ -106,12 +106,16 @@ void GradSync::on_grad(std::size_t index, const torch::Tensor& grad) {
     throw DistError("GradSync: parameter " + p.name +
                     " received a second gradient in one phase (one backward per begin()/finish())");
   }
+  if (passthrough_) {  // one rank: autograd's gradient is already the average
+    p.arrived = true;
+    return;
+  }
   Bucket& b = buckets_[p.bucket];
   if (b.work) {
     throw DistError("GradSync: parameter " + p.name + " received a gradient after its bucket was reduced");
   }
   torch::NoGradGuard no_grad;
-  b.flat.narrow(0, p.offset, p.tensor.numel()).view_as(p.tensor).copy_(grad);
+  slot_view(b, p).copy_(grad);
   b.flat[b.grad_numel + static_cast<std::int64_t>(p.slot)].fill_(1);
   p.arrived = true;
   if (--b.pending == 0) launch_ready_buckets(/*in_backward=*/true);
@@ -128,9 +132,17 @@ void GradSync::launch_ready_buckets(bool in_backward) {
 
 void GradSync::launch(Bucket& b) { b.work = comm_.all_reduce_async(b.flat, ReduceOp::kAverage); }
 
+// Parameter p's place in its bucket, with p's own strides (p is dense, e.g. channels_last).
+torch::Tensor GradSync::slot_view(Bucket& b, const Param& p) {
+  if (!p.tensor.is_non_overlapping_and_dense())
+    throw DistError("GradSync: parameter " + p.name + " is not dense (strides " + c10::str(p.tensor.strides()) + ")");
+  return b.flat.narrow(0, p.offset, p.tensor.numel()).as_strided(p.tensor.sizes(), p.tensor.strides());
+}
+
 void GradSync::finish() {
   std::lock_guard<std::mutex> lock(mu_);
   armed_ = false;
+  if (passthrough_) return;  // gradients stay where autograd put them
   torch::NoGradGuard no_grad;
   // Fill in what backward did not deliver: zeros and a 0 flag (overlap), or
   // every gradient at once (no overlap), then launch the rest in order.
@@ -142,8 +154,9 @@ void GradSync::finish() {
       auto dst = b.flat.narrow(0, p.offset, p.tensor.numel());
       const torch::Tensor& g = p.tensor.grad();
       const bool has = !options_.overlap && g.defined();
+      p.arrived = has;
       if (has) {
-        dst.view_as(p.tensor).copy_(g);
+        slot_view(b, p).copy_(g);
       } else {
         dst.zero_();
       }
@@ -154,18 +167,23 @@ void GradSync::finish() {
   launch_ready_buckets(/*in_backward=*/false);
   for (auto& b : buckets_) {
     b.work->wait();
-    const auto flags = b.flat.narrow(0, b.grad_numel, static_cast<std::int64_t>(b.params.size())).to(torch::kCPU);
-    const auto* f = flags.to(torch::kFloat).data_ptr<float>();
+    // The flags are read (a device→host copy, a sync on CUDA) only when some parameter of the
+    // bucket had no gradient here: if all did, every rank's sum of flags is ≥ 1 for each.
+    bool all_here = true;
+    for (auto i : b.params) all_here = all_here && params_[i].arrived;
+    torch::Tensor flags;
+    if (!all_here)
+      flags = b.flat.narrow(0, b.grad_numel, static_cast<std::int64_t>(b.params.size())).to(torch::kCPU, torch::kFloat);
     for (std::size_t slot = 0; slot < b.params.size(); ++slot) {
       Param& p = params_[b.params[slot]];
       torch::Tensor& grad = p.tensor.mutable_grad();
-      if (f[slot] == 0) {  // no rank had a gradient: none anywhere
+      if (!all_here && flags.data_ptr<float>()[slot] == 0) {  // no rank had a gradient: none anywhere
         grad.reset();
         continue;
       }
       // The gradient becomes a view of the bucket (no copy back); begin() drops
       // it before the bucket is refilled.
-      grad = b.flat.narrow(0, p.offset, p.tensor.numel()).view_as(p.tensor);
+      grad = slot_view(b, p);
     }
   }
 }

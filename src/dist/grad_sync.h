@@ -17,7 +17,9 @@
 // fire the hooks: only leaf parameter gradients are reduced.
 // Exactly one backward per begin()/finish(); a second gradient for a
 // parameter in the same phase is an error. After finish() the gradients are
-// views into the buckets, valid until the next begin().
+// views into the buckets (with each parameter's strides), valid until the next begin().
+// One rank: nothing to average, so no bucket is filled or reduced; the
+// gradients stay autograd's (the one-backward rule is still enforced).
 #pragma once
 #include <torch/nn/module.h>
 
@@ -77,12 +79,14 @@ class GradSync {
   void on_grad(std::size_t index, const torch::Tensor& grad);
   void launch_ready_buckets(bool in_backward);
   void launch(Bucket& b);
+  static torch::Tensor slot_view(Bucket& b, const Param& p);
 
   Communicator& comm_;
   GradSyncOptions options_;
   std::vector<Param> params_;
   std::vector<Bucket> buckets_;
   std::mutex mu_;
+  bool passthrough_ = false;  // world size 1
   bool armed_ = false;
   std::size_t next_launch_ = 0;
   std::size_t launched_in_backward_ = 0;

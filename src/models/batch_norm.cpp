@@ -1,6 +1,8 @@
 #include "models/batch_norm.h"
 
-#include "dist/all_reduce_autograd.h"
+#include <ATen/ATen.h>
+
+#include "models/sync_batch_norm.h"
 
 namespace gantry::models {
 
@@ -17,38 +19,14 @@ BatchNormImpl::BatchNormImpl(const BatchNormOptions& o) : opt_(o) {
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
   if (x.dim() != 2 && x.dim() != 4) throw std::invalid_argument("batch norm expects (N, C) or (N, C, H, W)");
   if (x.size(1) != opt_.channels) throw std::invalid_argument("batch norm: channel count mismatch");
-  std::vector<int64_t> dims = {0}, view = {1, opt_.channels};
-  for (int64_t d = 2; d < x.dim(); ++d) {
-    dims.push_back(d);
-    view.push_back(1);
-  }
-  torch::Tensor mean, var;
-  if (is_training()) {
-    double count = static_cast<double>(x.numel() / opt_.channels);
-    if (synchronized()) {
-      auto& comm = *opt_.sync;
-      auto n = torch::full({1}, count, x.options().dtype(torch::kDouble).requires_grad(false));
-      comm.all_reduce(n, dist::ReduceOp::kSum);
-      count = n.item<double>();
-      mean = dist::all_reduce_sum_with_grad(x.sum(dims), comm) / count;
-      const auto centered = x - mean.view(view);
-      var = dist::all_reduce_sum_with_grad(centered.square().sum(dims), comm) / count;
-    } else {
-      mean = x.mean(dims);
-      var = (x - mean.view(view)).square().mean(dims);
-    }
-    if (count < 2) throw std::invalid_argument("batch norm needs more than one value per channel in training");
-    torch::NoGradGuard ng;
-    const double m = opt_.momentum;
-    running_mean_.mul_(1 - m).add_(mean.detach(), m);
-    running_var_.mul_(1 - m).add_(var.detach() * (count / (count - 1)), m);
-  } else {
-    mean = running_mean_;
-    var = running_var_;
-  }
-  auto y = (x - mean.view(view)) * torch::rsqrt(var.view(view) + opt_.eps);
-  if (opt_.affine) y = y * weight_.view(view) + bias_.view(view);
-  return y;
+  if (is_training() && synchronized())
+    return sync_batch_norm(x, weight_, bias_, running_mean_, running_var_, {opt_.eps, opt_.momentum, opt_.sync});
+  if (is_training() && x.numel() / opt_.channels < 2)
+    throw std::invalid_argument("batch norm needs more than one value per channel in training");
+  // ATen's fused kernel: statistics, normalisation and affine in one op (and its
+  // backward in one), running statistics updated in place (unbiased variance).
+  return at::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), opt_.momentum, opt_.eps,
+                        /*cudnn_enabled=*/true);
 }
 
 }  // namespace gantry::models

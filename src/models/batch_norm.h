@@ -1,11 +1,11 @@
 // Batch norm for 2-D (N, C) and 4-D (N, C, H, W) inputs, per rank or
 // synchronized. Synchronized (the default under more than one rank, see
 // ../shared/ARCHITECTURE.md invariant 1): the batch mean and biased variance
-// are taken over the GLOBAL batch by differentiable all-reduces
-// (dist/all_reduce_autograd.h), two passes (Σx, then Σ(x−μ)²) for accuracy, so
-// N ranks with B/N samples compute what 1 rank computes with B, forward and
-// backward; the running statistics (momentum m, unbiased variance) are then
-// identical on every rank. Per rank: the usual local statistics.
+// are taken over the GLOBAL batch (models/sync_batch_norm.h: one all-reduce
+// forward, one backward), so N ranks with B/N samples compute what 1 rank
+// computes with B, forward and backward; the running statistics (momentum m,
+// unbiased variance) are then identical on every rank. Per rank: ATen's fused
+// batch norm on the local batch. Eval: the running statistics.
 #pragma once
 #include <torch/torch.h>
 

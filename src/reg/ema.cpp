@@ -23,21 +23,28 @@ Ema::Ema(std::shared_ptr<torch::nn::Module> model, std::shared_ptr<torch::nn::Mo
     if (!q) throw std::invalid_argument("EMA: buffer " + p.key() + " missing in the shadow model");
     q->copy_(p.value());
   }
+  auto pair_up = [&](const torch::OrderedDict<std::string, torch::Tensor>& src,
+                     const torch::OrderedDict<std::string, torch::Tensor>& dst) {
+    for (const auto& p : src) {
+      const bool floating = p.value().is_floating_point();
+      (floating ? float_src_ : other_src_).push_back(p.value());
+      (floating ? float_dst_ : other_dst_).push_back(dst[p.key()]);
+    }
+  };
+  pair_up(a, b);
+  pair_up(ba, bb);
 }
 
 void Ema::update(int64_t step) {
   torch::NoGradGuard ng;
   const double keep = step < start_ ? 0.0 : beta_;
-  auto average = [&](const torch::OrderedDict<std::string, torch::Tensor>& src,
-                     torch::OrderedDict<std::string, torch::Tensor> dst) {
-    for (const auto& p : src) {
-      auto& q = dst[p.key()];
-      if (q.is_floating_point()) q.mul_(keep).add_(p.value(), 1 - keep);
-      else q.copy_(p.value());
-    }
-  };
-  average(model_->named_parameters(), shadow_->named_parameters());
-  average(model_->named_buffers(), shadow_->named_buffers());
+  // θ_ema ← keep·θ_ema + (1 − keep)·θ over all floating tensors at once (same two
+  // rounding steps per element as one tensor at a time).
+  if (!float_dst_.empty()) {
+    at::_foreach_mul_(float_dst_, keep);
+    at::_foreach_add_(float_dst_, float_src_, 1 - keep);
+  }
+  for (size_t i = 0; i < other_dst_.size(); ++i) other_dst_[i].copy_(other_src_[i]);
 }
 
 }  // namespace gantry::reg

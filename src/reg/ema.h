@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <vector>
 
 namespace gantry::reg {
 
@@ -20,6 +21,9 @@ class Ema {
 
  private:
   std::shared_ptr<torch::nn::Module> model_, shadow_;
+  // Pairs resolved once by name: floating tensors (parameters and buffers), averaged as one
+  // multi-tensor operation; other buffers (integer counters) copied.
+  std::vector<torch::Tensor> float_src_, float_dst_, other_src_, other_dst_;
   double beta_;
   int64_t start_;
 };

@@ -29,9 +29,12 @@
 #include "reg/split_loss.h"
 #include "train/checkpoint_file.h"
 #include "train/evaluation.h"
+#include "train/fused_adam.h"
 #include "train/losses.h"
 #include "train/point_outputs.h"
+#include "train/precision.h"
 #include "train/sample_grid.h"
+#include "train/step_profiler.h"
 #include "train/tensorboard_writer.h"
 
 namespace gantry::train {
@@ -56,12 +59,15 @@ torch::Tensor global_uniform(uint64_t k, int64_t n, int rank, int world) {
   return all.narrow(0, rank * (n / world), n / world);
 }
 
-// ‖∇‖ over all parameters as a 0-d double tensor (on the device: no sync).
+// ‖∇‖₂ over all parameters as a 0-d float32 tensor on the device (no sync): one
+// multi-tensor norm. Non-finite iff some gradient element is (or the norm exceeds
+// float32's range, ~3.4e38, which no usable gradient reaches).
 torch::Tensor grad_norm(const std::vector<torch::Tensor>& params) {
-  std::vector<torch::Tensor> squares;
+  std::vector<torch::Tensor> grads;
   for (const auto& p : params)
-    if (p.grad().defined()) squares.push_back(p.grad().to(torch::kDouble).square().sum());
-  return squares.empty() ? torch::zeros({}, torch::kDouble) : torch::stack(squares).sum().sqrt();
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return torch::zeros({}, torch::kFloat);
+  return at::stack(at::_foreach_norm(grads, 2)).norm();
 }
 
 // One step's metrics. Loss terms stay tensors on the device, so a step costs
@@ -95,6 +101,13 @@ class StepMetrics {
   std::map<std::string, torch::Tensor> tensors_;
   std::map<std::string, double> numbers_;
 };
+
+// The split loss in float32 whatever precision G ran in.
+std::vector<torch::Tensor> split_maps_fp32(const std::vector<torch::Tensor>& maps) {
+  std::vector<torch::Tensor> out;
+  for (const auto& m : maps) out.push_back(m.to(torch::kFloat));
+  return out;
+}
 
 double peak_rss_mb() {
   rusage u{};
@@ -134,8 +147,10 @@ class Trainer {
   void d_step(int64_t t, int64_t k, StepMetrics& m);
   void g_step(int64_t t, StepMetrics& m);
   void log(int64_t t, const StepMetrics& step_metrics, double dt, int64_t n_steps);
-  bool finite_or_skip(const std::vector<torch::Tensor>& params, torch::optim::Optimizer& opt, const char* who,
-                      StepMetrics& m);
+  void update(const std::vector<torch::Tensor>& params, FusedAdam& opt, const char* who, StepMetrics& m);
+  int64_t count_skipped_updates();
+  torch::Tensor g_forward(const torch::Tensor& z);
+  models::DOutput d_forward(const torch::Tensor& x);
   int64_t phase_id(int64_t t, int64_t k) const { return t * (cfg_.train.n_dis + 1) + k; }
   torch::Tensor d_out(const torch::Tensor& x, models::DOutput* out = nullptr);
 
@@ -146,7 +161,10 @@ class Trainer {
   torch::Device device_{torch::kCPU};
   std::shared_ptr<models::Generator> g_, g_ema_;
   std::shared_ptr<models::Discriminator> d_;
-  std::unique_ptr<torch::optim::Adam> opt_g_, opt_d_;
+  std::unique_ptr<FusedAdam> opt_g_, opt_d_;
+  bool bf16_ = false;
+  // Each phase's "update skipped" flag (0-d, on the device) and whose it was; read once per step.
+  std::vector<std::pair<const char*, torch::Tensor>> phase_skips_;
   std::unique_ptr<dist::GradSync> sync_g_, sync_d_;
   std::unique_ptr<data::BatchSource> loader_;
   std::unique_ptr<reg::Direal> direal_g_, direal_d_;
@@ -158,6 +176,7 @@ class Trainer {
   torch::Tensor last_real_;
   std::ofstream metrics_;
   std::unique_ptr<TensorBoardWriter> tb_;  // rank 0
+  std::unique_ptr<StepProfiler> profiler_;   // GANTRY_PROFILE, rank 0
   Clock::time_point started_;
 };
 
@@ -179,8 +198,9 @@ void Trainer::build() {
   dist::broadcast_parameters(*d_, comm_);
   ema_ = std::make_unique<reg::Ema>(g_, g_ema_, c.train.ema_beta, c.train.ema_start);
   g_ema_->eval();
+  bf16_ = c.precision() == Precision::kBf16;
   auto adam = [](std::vector<torch::Tensor> p, const OptimConfig& o) {
-    return std::make_unique<torch::optim::Adam>(std::move(p), torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
+    return std::make_unique<FusedAdam>(std::move(p), torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
   };
   opt_g_ = adam(g_->parameters(), c.train.g);
   opt_d_ = adam(d_->parameters(), c.train.d);
@@ -314,40 +334,78 @@ torch::Tensor Trainer::d_out(const torch::Tensor& x, models::DOutput* out) {
   // D's (possibly GN/PGN-normalised) output for x.
   const auto kind = cfg_.grad_norm();
   if (kind == reg::GradNorm::kNone) {
-    auto o = d_->forward(x);
+    auto o = d_forward(x);
     if (out) *out = o;
     return o.logits;
   }
   const auto xi = x.requires_grad() ? x : x.detach().requires_grad_(true);
-  auto o = d_->forward(xi);
+  auto o = d_forward(xi);
   if (out) *out = o;
   return reg::normalize_output(kind, o.logits, xi);
 }
 
-bool Trainer::finite_or_skip(const std::vector<torch::Tensor>& params, torch::optim::Optimizer& opt, const char* who,
-                             StepMetrics& m) {
-  // Gradients are averaged across ranks: a non-finite one on any rank is non-finite on all, so all skip together.
+torch::Tensor Trainer::g_forward(const torch::Tensor& z) {
+  if (!bf16_) return g_->forward(z);
+  AutocastGuard autocast(device_, true);
+  return g_->forward(z).to(torch::kFloat);  // what D, losses and penalties see: float32
+}
+
+models::DOutput Trainer::d_forward(const torch::Tensor& x) {
+  const auto input = in_layout(x, cfg_.train.channels_last);
+  if (!bf16_) return d_->forward(input);
+  models::DOutput o;
+  {
+    AutocastGuard autocast(device_, true);
+    o = d_->forward(input);
+  }
+  o.logits = o.logits.to(torch::kFloat);
+  if (o.features.defined()) o.features = o.features.to(torch::kFloat);
+  return o;
+}
+
+void Trainer::update(const std::vector<torch::Tensor>& params, FusedAdam& opt, const char* who, StepMetrics& m) {
+  // Gradients are averaged across ranks, so they are identical everywhere: a non-finite
+  // one on any rank makes the norm non-finite on all, and every rank skips together.
+  // The decision stays on the device (the fused kernel's skip flag): no sync here.
+  RECORD_USER_SCOPE("gantry::optimizer");
   const auto norm = grad_norm(params);
   m.set(std::string("grad_norm_") + who, norm);
-  if (std::isfinite(norm.item<double>())) {  // the one sync of a phase
-    opt.step();
-    return true;
+  const auto skip = norm.isfinite().logical_not();
+  opt.step_unless(skip);
+  phase_skips_.emplace_back(who, skip);
+  // No zero_grad: the gradients are views of GradSync's buckets (or autograd's at one rank),
+  // which the next begin() drops.
+}
+
+int64_t Trainer::count_skipped_updates() {
+  // The step's one device→host read: which phases skipped their update.
+  std::vector<torch::Tensor> flags;
+  for (const auto& [who, flag] : phase_skips_) flags.push_back(flag.reshape({1}));
+  const auto host = torch::cat(flags).to(torch::kCPU, torch::kBool);
+  int64_t skipped = 0;
+  for (size_t i = 0; i < phase_skips_.size(); ++i) {
+    if (!host.data_ptr<bool>()[i]) continue;
+    ++skipped;
+    if (world_.rank() == 0)
+      std::fprintf(stderr, "gantry: step %lld: non-finite %s gradient, update skipped\n", (long long)step_,
+                   phase_skips_[i].first);
   }
-  // No zero_grad here: the gradients are views of GradSync's buckets, which the next begin() clears.
-  ++skipped_;
-  if (world_.rank() == 0)
-    std::fprintf(stderr, "gantry: step %lld: non-finite %s gradient, update skipped\n", (long long)step_, who);
-  return false;
+  phase_skips_.clear();
+  return skipped;
 }
 
 void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
+  RECORD_USER_SCOPE("gantry::d_phase");
   const auto& c = cfg_;
   const int rank = world_.rank(), world = world_.size();
   const auto t0 = Clock::now();
-  auto batch = loader_->next();
+  auto batch = [&] {
+    RECORD_USER_SCOPE("gantry::data_wait");
+    return loader_->next();
+  }();
   const auto t1 = Clock::now();
   m.add("time_data_s", std::chrono::duration<double>(t1 - t0).count());
-  const auto real = batch.images;
+  const auto real = in_layout(batch.images, c.train.channels_last);
   last_real_ = real;
   const int64_t b = real.size(0);
   const auto z = global_normal(key(c.train.seed, kZ, t, k), c.data.batch, c.model.z_dim, rank, world).to(device_);
@@ -355,7 +413,7 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
   {
     torch::NoGradGuard ng;
     g_->set_route_context({phase_id(t, k), rank * b});
-    fake = g_->forward(z);
+    fake = g_forward(z);
   }
   if (ha_d_) ha_d_->update();
   sync_d_->begin();
@@ -365,15 +423,15 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
     f_real = f.narrow(0, 0, b);
     f_fake = f.narrow(0, b, fake.size(0));
   } else {
-    f_real = d_->forward(real).logits;
-    f_fake = d_->forward(fake).logits;
+    f_real = d_forward(real).logits;
+    f_fake = d_forward(fake).logits;
   }
   auto loss = d_loss(c.loss(), f_real, f_fake, c.reg.label_smoothing);
   const double per_d = 1.0 / c.train.n_dis;  // D metrics: means over the n_dis phases
   m.add("loss_d_adv", loss, per_d);
   m.add("d_real", f_real.mean(), per_d);
   m.add("d_fake", f_fake.mean(), per_d);
-  const reg::Critic critic = [&](const torch::Tensor& x) { return d_->forward(x).logits; };
+  const reg::Critic critic = [&](const torch::Tensor& x) { return d_forward(x).logits; };
   auto add = [&](const char* name, const torch::Tensor& term) {
     m.add(name, term, per_d);
     loss = loss + term;
@@ -398,14 +456,18 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
     loss = loss * std::numeric_limits<double>::quiet_NaN();
   m.add("loss_d", loss, per_d);
   loss.backward();
-  sync_d_->finish();
-  finite_or_skip(d_->parameters(), *opt_d_, "d", m);
+  {
+    RECORD_USER_SCOPE("gantry::grad_sync_finish");
+    sync_d_->finish();
+  }
+  update(d_->parameters(), *opt_d_, "d", m);
   m.add("time_d_s", std::chrono::duration<double>(Clock::now() - t1).count());
   ++d_steps_;
   images_seen_ += c.data.batch;
 }
 
 void Trainer::g_step(int64_t t, StepMetrics& m) {
+  RECORD_USER_SCOPE("gantry::g_phase");
   const auto& c = cfg_;
   const int rank = world_.rank(), world = world_.size();
   const int64_t gb = c.g_batch(), b = gb / world;
@@ -415,7 +477,7 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
   sync_g_->begin();
   const auto z = global_normal(key(c.train.seed, kZ, t, c.train.n_dis), gb, c.model.z_dim, rank, world).to(device_);
   g_->set_route_context({phase_id(t, c.train.n_dis), rank * b});
-  const auto fake = g_->forward(z);
+  const auto fake = g_forward(z);
   models::DOutput out;
   const auto f = d_out(fake, &out);
   auto loss = g_loss(c.loss(), f);
@@ -428,7 +490,7 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
     torch::Tensor real_features;
     {
       torch::NoGradGuard ng;
-      real_features = d_->forward(last_real_).features;
+      real_features = d_forward(last_real_).features;
     }
     add("fm", reg::feature_matching_loss(real_features, out.features, c.fm_distance(), &comm_));
   }
@@ -439,13 +501,20 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
   }
   if (ha_g_) add("ha_g", ha_g_->penalty());
   if (c.reg.split_loss_lambda > 0)
-    add("split", c.reg.split_loss_lambda * reg::split_loss(g_->split_maps(), reg::split_loss_weights(g_->split_maps().size())));
+    add("split", c.reg.split_loss_lambda * reg::split_loss(split_maps_fp32(g_->split_maps()),
+                                                           reg::split_loss_weights(g_->split_maps().size())));
   m.set("loss_g", loss);
   loss.backward();
-  sync_g_->finish();
+  {
+    RECORD_USER_SCOPE("gantry::grad_sync_finish");
+    sync_g_->finish();
+  }
   for (auto& p : d_->parameters()) p.set_requires_grad(true);
-  finite_or_skip(g_->parameters(), *opt_g_, "g", m);
-  ema_->update(t);
+  update(g_->parameters(), *opt_g_, "g", m);
+  {
+    RECORD_USER_SCOPE("gantry::ema");
+    ema_->update(t);
+  }
   m.add("time_g_s", std::chrono::duration<double>(Clock::now() - t0).count());
 }
 
@@ -481,6 +550,11 @@ void Trainer::log(int64_t t, const StepMetrics& step_metrics, double dt, int64_t
 int Trainer::run(const std::atomic<int>& stop) {
   build();
   resume();
+  if (cfg_.train.channels_last) {  // after resume: loading a checkpoint brings its tensors' layout
+    use_channels_last(*g_);
+    use_channels_last(*d_);
+    use_channels_last(*g_ema_);
+  }
   if (!cfg_.data.mixture.empty()) {
     loader_ = std::make_unique<data::MixtureSource>(mixture_by_name(cfg_.data.mixture), cfg_.train.seed, cfg_.data.batch,
                                                     world_.rank(), world_.size(), start_state_, device_);
@@ -507,6 +581,7 @@ int Trainer::run(const std::atomic<int>& stop) {
     metrics_.open(opt_.run_dir / "metrics.jsonl", std::ios::app);
     tb_ = std::make_unique<TensorBoardWriter>((opt_.run_dir / "tensorboard").string());
   }
+  profiler_ = StepProfiler::from_env(world_.rank(), device_.is_cuda());
   started_ = Clock::now();
   auto window = Clock::now();
   int64_t window_steps = 0;
@@ -526,13 +601,16 @@ int Trainer::run(const std::atomic<int>& stop) {
     const double lr_scale = cfg_.train.lr_schedule == "linear" ? 1.0 - static_cast<double>(t) / cfg_.train.steps : 1.0;
     set_lr(*opt_g_, cfg_.train.g.lr * lr_scale);
     set_lr(*opt_d_, cfg_.train.d.lr * lr_scale);
-    const int64_t skipped_before = skipped_;
+    if (profiler_) profiler_->before_step(t);
     for (int64_t k = 0; k < cfg_.train.n_dis; ++k) d_step(t, k, m);
     g_step(t, m);
+    const int64_t skipped_now = count_skipped_updates();
+    if (profiler_) profiler_->after_step(t);
+    skipped_ += skipped_now;
     step_ = t + 1;
     // A step with a skipped update is bad; too many bad steps in a row end the run
     // (exit 1) without checkpointing any of them: the last checkpoint is of a good step.
-    bad_streak_ = skipped_ > skipped_before ? bad_streak_ + 1 : 0;
+    bad_streak_ = skipped_now > 0 ? bad_streak_ + 1 : 0;
     if (bad_streak_ >= cfg_.train.max_bad_steps)
       throw std::runtime_error(std::to_string(bad_streak_) +
                                " steps in a row with non-finite gradients: stopping; the last checkpoint is of a good step");

@@ -49,6 +49,7 @@ std::vector<Field> fields(TrainConfig& c) {
       {"train.seed", &t.seed}, {"train.ema_beta", &t.ema_beta}, {"train.ema_start", &t.ema_start},
       {"train.checkpoint_every", &t.checkpoint_every}, {"train.keep_checkpoints", &t.keep_checkpoints},
       {"train.max_bad_steps", &t.max_bad_steps}, {"train.stop_signals", &t.stop_signals},
+      {"train.precision", &t.precision}, {"train.channels_last", &t.channels_last},
       {"reg.direal_d", &r.direal_d}, {"reg.direal_g", &r.direal_g}, {"reg.direal_tau_d", &r.direal_tau_d},
       {"reg.direal_tau_g", &r.direal_tau_g}, {"reg.direal_lambda_d", &r.direal_lambda_d},
       {"reg.direal_lambda_g", &r.direal_lambda_g}, {"reg.grad_norm", &r.grad_norm}, {"reg.wgan_gp", &r.wgan_gp},
@@ -161,6 +162,14 @@ reg::FeatureMatchingDistance TrainConfig::fm_distance() const {
   throw std::invalid_argument("config: reg.fm_distance must be l2 or mean_abs, not '" + reg.fm_distance + "'");
 }
 
+Precision TrainConfig::precision() const {
+  try {
+    return parse_precision(train.precision);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("config: ") + e.what());
+  }
+}
+
 void validate(TrainConfig& c, int world_size) {
   auto parse = [](const std::string& key, auto fn) {
     try {
@@ -176,6 +185,7 @@ void validate(TrainConfig& c, int world_size) {
   c.model.seed = c.train.seed;
   (void)c.loss();
   (void)c.fm_distance();
+  (void)c.precision();
   parse("data.last_batch", [&] { return data::parse_last_batch(c.data.last_batch); });
   const auto& t = c.train;
   require(t.steps > 0, "train.steps must be positive");

@@ -11,6 +11,7 @@
 #include "models/model_config.h"
 #include "reg/feature_matching.h"
 #include "reg/gradient_normalization.h"
+#include "train/precision.h"
 
 namespace gantry::train {
 
@@ -49,6 +50,8 @@ struct TrainingConfig {
   int64_t keep_checkpoints = 3;
   int64_t max_bad_steps = 10;   // consecutive non-finite steps that stop the run
   std::string stop_signals = "TERM,INT,USR1,USR2";  // checkpoint and exit 75 on these
+  std::string precision = "fp32";  // fp32 | bf16 (autocast forwards; train/precision.h)
+  bool channels_last = false;      // NHWC parameters and image batches
 };
 
 struct RegConfig {
@@ -98,6 +101,7 @@ struct TrainConfig {
   Loss loss() const;
   reg::GradNorm grad_norm() const;
   reg::FeatureMatchingDistance fm_distance() const;
+  Precision precision() const;
   int64_t g_batch() const { return train.g_batch > 0 ? train.g_batch : data.batch; }
 };
 

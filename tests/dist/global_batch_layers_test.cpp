@@ -12,6 +12,7 @@
 #include "models/minibatch_discrimination.h"
 #include "models/networks.h"
 #include "reg/feature_matching.h"
+#include "train/precision.h"
 
 using namespace gantry;
 
@@ -170,4 +171,51 @@ TEST(GlobalBatchLayers, WholeNetworksWithSyncBatchNormAndMinibatchDiscrimination
   const auto ba = g1->named_buffers(), bb = gw->named_buffers();
   for (const auto& p : ba)
     if (p.value().is_floating_point()) expect_close(bb[p.key()], p.value(), ("G buffer " + p.key()).c_str());
+}
+
+TEST(GlobalBatchLayers, WholeNetworksUnderBf16AutocastEqualOneRank) {
+  // train.precision = "bf16": float32 parameters, forwards under autocast. W ranks
+  // reproduce 1 rank to bf16's precision (8-bit mantissa, ~4e-3 per rounding), and
+  // the forward really runs in bf16 (it differs from float32 by more than that).
+  auto& comm = test::world().comm();
+  models::ModelConfig c;
+  c.arch = "dcgan";
+  c.resolution = 28;
+  c.channels = 1;
+  c.z_dim = 8;
+  c.g_width = 16;
+  c.d_width = 16;
+  c.g_norm = models::NormKind::kBatch;
+  c.d_weight_norm = models::WeightNorm::kNone;
+  torch::manual_seed(43);
+  auto g1 = models::build_generator(c);
+  auto d1 = models::build_discriminator(c);
+  torch::manual_seed(43);
+  auto gw = models::build_generator(c, &comm);
+  auto dw = models::build_discriminator(c, &comm);
+  const auto z = torch::randn({kGlobal, 8});
+  const auto coef = torch::randn({kGlobal});
+  auto run = [&](auto& g, auto& d, const torch::Tensor& zz, const torch::Tensor& cc, bool bf16) {
+    torch::Tensor logits;
+    {
+      train::AutocastGuard autocast(torch::kCPU, bf16);
+      logits = d->forward(g->forward(zz)).logits;
+    }
+    logits = logits.to(torch::kFloat);
+    (logits * cc).sum().backward();
+    return logits.detach();
+  };
+  const auto l1 = run(g1, d1, z, coef, true);
+  const auto lw = run(gw, dw, my_rows(z), my_rows(coef), true);
+  auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item<double>();
+  };
+  EXPECT_LT(rel(lw, my_rows(l1)), 2e-2) << "D(G(z)) rows";
+  for (const auto& [one, many] : {std::pair{g1->named_parameters(), gw->named_parameters()},
+                                  std::pair{d1->named_parameters(), dw->named_parameters()}})
+    for (const auto& p : one) EXPECT_LT(rel(summed_over_ranks(many[p.key()].grad()), p.value().grad()), 5e-2) << p.key();
+  // The same 1-rank forward in float32 differs: autocast was in effect.
+  torch::NoGradGuard ng;
+  const auto l32 = d1->forward(g1->forward(z)).logits;
+  EXPECT_GT(rel(l1, l32), 1e-3);
 }
