@@ -204,8 +204,12 @@ void Trainer::build() {
   };
   opt_g_ = adam(g_->parameters(), c.train.g);
   opt_d_ = adam(d_->parameters(), c.train.d);
-  sync_g_ = std::make_unique<dist::GradSync>(*g_, comm_);
-  sync_d_ = std::make_unique<dist::GradSync>(*d_, comm_);
+  dist::GradSyncOptions sync_options;
+  sync_options.overlap = c.train.grad_sync_overlap;
+  sync_options.bucket_cap_bytes = static_cast<std::size_t>(c.train.bucket_cap_mb * (1 << 20));
+  sync_options.first_bucket_cap_bytes = std::min(sync_options.first_bucket_cap_bytes, sync_options.bucket_cap_bytes);
+  sync_g_ = std::make_unique<dist::GradSync>(*g_, comm_, sync_options);
+  sync_d_ = std::make_unique<dist::GradSync>(*d_, comm_, sync_options);
   if (c.reg.direal_d) direal_d_ = std::make_unique<reg::Direal>(d_->direal_layers(), reg::DirealOptions{c.reg.direal_tau_d, c.reg.direal_lambda_d});
   if (c.reg.direal_g) direal_g_ = std::make_unique<reg::Direal>(g_->direal_layers(), reg::DirealOptions{c.reg.direal_tau_g, c.reg.direal_lambda_g});
   if (c.reg.ha_lambda_d > 0) ha_d_ = std::make_unique<reg::HistoricalAverage>(d_->parameters(), c.reg.ha_lambda_d);

@@ -50,6 +50,7 @@ std::vector<Field> fields(TrainConfig& c) {
       {"train.checkpoint_every", &t.checkpoint_every}, {"train.keep_checkpoints", &t.keep_checkpoints},
       {"train.max_bad_steps", &t.max_bad_steps}, {"train.stop_signals", &t.stop_signals},
       {"train.precision", &t.precision}, {"train.channels_last", &t.channels_last},
+      {"train.grad_sync_overlap", &t.grad_sync_overlap}, {"train.bucket_cap_mb", &t.bucket_cap_mb},
       {"reg.direal_d", &r.direal_d}, {"reg.direal_g", &r.direal_g}, {"reg.direal_tau_d", &r.direal_tau_d},
       {"reg.direal_tau_g", &r.direal_tau_g}, {"reg.direal_lambda_d", &r.direal_lambda_d},
       {"reg.direal_lambda_g", &r.direal_lambda_g}, {"reg.grad_norm", &r.grad_norm}, {"reg.wgan_gp", &r.wgan_gp},
@@ -200,6 +201,7 @@ void validate(TrainConfig& c, int world_size) {
   require(t.ema_beta >= 0 && t.ema_beta < 1, "train.ema_beta must be in [0, 1)");
   require(t.checkpoint_every > 0 && t.keep_checkpoints > 0, "train.checkpoint_every and keep_checkpoints must be positive");
   require(t.max_bad_steps > 0, "train.max_bad_steps must be positive");
+  require(t.bucket_cap_mb > 0 && t.bucket_cap_mb <= 4096, "train.bucket_cap_mb must be in (0, 4096]");
   require(c.data.prefetch > 0 && c.data.decode_threads > 0, "data.prefetch and data.decode_threads must be positive");
   require(c.data.shift >= 0, "data.shift must be non-negative");
   const auto& r = c.reg;

@@ -52,6 +52,8 @@ struct TrainingConfig {
   std::string stop_signals = "TERM,INT,USR1,USR2";  // checkpoint and exit 75 on these
   std::string precision = "fp32";  // fp32 | bf16 (autocast forwards; train/precision.h)
   bool channels_last = false;      // NHWC parameters and image batches
+  bool grad_sync_overlap = true;   // all-reduce gradient buckets during backward (false: after it)
+  double bucket_cap_mb = 25;       // GradSync bucket size (the first bucket: 1 MiB or less)
 };
 
 struct RegConfig {
