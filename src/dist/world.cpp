@@ -30,7 +30,15 @@ double env_double(const char* name, double fallback) {
 WorldOptions WorldOptions::from_env() {
   WorldOptions o;
   o.intra_op_threads = static_cast<int>(env_double("GANTRY_THREADS", 0));
-  if (const char* d = std::getenv("GANTRY_DEVICE")) o.allow_cuda = std::string(d) != "cpu";
+  if (const char* d = std::getenv("GANTRY_DEVICE"); d && *d) {
+    const std::string device(d);
+    if (device == "cpu") o.allow_cuda = false;
+    else if (device == "cuda") o.require_cuda = true;
+    else if (device != "auto") throw DistError("GANTRY_DEVICE='" + device + "' must be cpu, cuda or auto");
+  }
+  // Checked here, before MPI starts: every rank stops with this one line, no MPI_Abort banner.
+  if (o.require_cuda && !torch::cuda::is_available())
+    throw DistError("GANTRY_DEVICE=cuda but no GPU is visible (CUDA_VISIBLE_DEVICES, driver)");
   o.stall_warn_s = env_double("GANTRY_STALL_WARN_S", o.stall_warn_s);
   o.collective_timeout_s = env_double("GANTRY_COLLECTIVE_TIMEOUT_S", o.collective_timeout_s);
   return o;

@@ -15,12 +15,13 @@ struct WorldOptions {
   // Intra-op threads per rank; 0 = cores of this node / ranks on this node.
   int intra_op_threads = 0;
   // Use CUDA (cuda:local_rank) when available; false forces the CPU path.
-  bool allow_cuda = true;
+  bool allow_cuda = true;     // GANTRY_DEVICE=cpu: false
+  bool require_cuda = false;  // GANTRY_DEVICE=cuda: no visible GPU is an error
   // Warn (naming the ranks that have not arrived) when a collective waits this long.
   double stall_warn_s = 60.0;
   // Abort the whole job when a collective waits this long; 0 disables.
   double collective_timeout_s = 600.0;
-  // Overrides from the environment: GANTRY_THREADS, GANTRY_DEVICE=cpu,
+  // Overrides from the environment: GANTRY_THREADS, GANTRY_DEVICE (auto, cpu, cuda),
   // GANTRY_STALL_WARN_S, GANTRY_COLLECTIVE_TIMEOUT_S.
   static WorldOptions from_env();
 };
