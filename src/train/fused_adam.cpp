@@ -6,9 +6,9 @@ namespace gantry::train {
 
 namespace {
 
-// `t` with exactly `like`'s sizes and strides (a copy only when they differ).
+// `t` on `like`'s device with exactly its sizes and strides (a copy only when they differ).
 torch::Tensor strided_like(const torch::Tensor& t, const torch::Tensor& like) {
-  if (t.strides() == like.strides() && t.sizes() == like.sizes()) return t;
+  if (t.strides() == like.strides() && t.sizes() == like.sizes() && t.device() == like.device()) return t;
   auto out = at::empty_like(like, at::MemoryFormat::Preserve);
   out.copy_(t);
   return out;
@@ -46,10 +46,8 @@ void FusedAdam::update(const std::optional<torch::Tensor>& skip) {
       }
       auto& s = static_cast<torch::optim::AdamParamState&>(*slot);
       // State loaded from a checkpoint of another layout (or device) follows the parameter.
-      if (s.exp_avg().strides() != p.strides() || s.exp_avg().device() != p.device())
-        s.exp_avg(strided_like(s.exp_avg().to(p.device()), p));
-      if (s.exp_avg_sq().strides() != p.strides() || s.exp_avg_sq().device() != p.device())
-        s.exp_avg_sq(strided_like(s.exp_avg_sq().to(p.device()), p));
+      s.exp_avg(strided_like(s.exp_avg(), p));
+      s.exp_avg_sq(strided_like(s.exp_avg_sq(), p));
       params.push_back(p);
       grads.push_back(strided_like(p.grad(), p));
       exp_avgs.push_back(s.exp_avg());

@@ -24,11 +24,13 @@ std::unique_ptr<StepProfiler> StepProfiler::from_env(int rank, bool cuda) {
   return std::unique_ptr<StepProfiler>(new StepProfiler(first, last, s.substr(used), cuda));
 }
 
+namespace {
 std::set<ActivityType> activities(bool cuda) {
   std::set<ActivityType> a{ActivityType::CPU};
   if (cuda) a.insert(ActivityType::CUDA);
   return a;
 }
+}  // namespace
 
 void StepProfiler::before_step(int64_t step) {
   if (active_ || step != first_) return;

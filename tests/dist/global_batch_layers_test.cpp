@@ -37,6 +37,44 @@ void expect_close(const torch::Tensor& a, const torch::Tensor& b, const char* wh
   EXPECT_TRUE(torch::allclose(a, b, 1e-10, 1e-12)) << what << ": max |diff| " << (a - b).abs().max().item<double>();
 }
 
+// A small DCGAN (28x28, 1 channel, z 8) with batch norm in G.
+models::ModelConfig small_dcgan(int64_t width) {
+  models::ModelConfig c;
+  c.arch = "dcgan";
+  c.resolution = 28;
+  c.channels = 1;
+  c.z_dim = 8;
+  c.g_width = width;
+  c.d_width = width;
+  c.g_norm = models::NormKind::kBatch;
+  c.d_weight_norm = models::WeightNorm::kNone;
+  return c;
+}
+
+// The same G and D built twice from one seed: for 1 rank (no communicator) and for W ranks.
+struct OneAndMany {
+  std::shared_ptr<models::Generator> g1, gw;
+  std::shared_ptr<models::Discriminator> d1, dw;
+};
+OneAndMany build_one_and_many(const models::ModelConfig& c, uint64_t seed) {
+  OneAndMany n;
+  torch::manual_seed(seed);
+  n.g1 = models::build_generator(c);
+  n.d1 = models::build_discriminator(c);
+  torch::manual_seed(seed);
+  n.gw = models::build_generator(c, &test::world().comm());
+  n.dw = models::build_discriminator(c, &test::world().comm());
+  return n;
+}
+
+// check(name, gradient summed over the W ranks, 1-rank gradient) for every parameter of G and D.
+template <class Check>
+void for_each_parameter_gradient(const OneAndMany& n, Check check) {
+  for (const auto& [prefix, one, many] : {std::tuple{"G.", n.g1->named_parameters(), n.gw->named_parameters()},
+                                          std::tuple{"D.", n.d1->named_parameters(), n.dw->named_parameters()}})
+    for (const auto& p : one) check(prefix + p.key(), summed_over_ranks(many[p.key()].grad()), p.value().grad());
+}
+
 }  // namespace
 
 TEST(GlobalBatchLayers, MinibatchDiscriminationEqualsOneRank) {
@@ -134,24 +172,11 @@ TEST(GlobalBatchLayers, WholeNetworksWithSyncBatchNormAndMinibatchDiscrimination
   // The builders wire the communicator into every cross-sample layer: a DCGAN
   // G with batch norm and a D with batch norm + minibatch discrimination, on
   // W ranks, reproduce the 1-rank forward and gradients.
-  auto& comm = test::world().comm();
-  models::ModelConfig c;
-  c.arch = "dcgan";
-  c.resolution = 28;
-  c.channels = 1;
-  c.z_dim = 8;
-  c.g_width = 8;
-  c.d_width = 8;
-  c.g_norm = models::NormKind::kBatch;
+  auto c = small_dcgan(8);
   c.d_norm = models::NormKind::kBatch;
-  c.d_weight_norm = models::WeightNorm::kNone;
   c.mbd_kernels = 6;
-  torch::manual_seed(41);
-  auto g1 = models::build_generator(c);
-  auto d1 = models::build_discriminator(c);
-  torch::manual_seed(41);
-  auto gw = models::build_generator(c, &comm);
-  auto dw = models::build_discriminator(c, &comm);
+  const auto nets = build_one_and_many(c, 41);
+  const auto& [g1, gw, d1, dw] = nets;
   for (auto* m : {static_cast<torch::nn::Module*>(g1.get()), static_cast<torch::nn::Module*>(d1.get()),
                   static_cast<torch::nn::Module*>(gw.get()), static_cast<torch::nn::Module*>(dw.get())})
     m->to(torch::kDouble);
@@ -162,12 +187,9 @@ TEST(GlobalBatchLayers, WholeNetworksWithSyncBatchNormAndMinibatchDiscrimination
   const auto lw = dw->forward(gw->forward(my_rows(z))).logits;
   (lw * my_rows(coef)).sum().backward();
   expect_close(lw, my_rows(l1), "D(G(z))");
-  for (const auto& [one, many] : {std::pair{g1, gw}}) {
-    const auto a = one->named_parameters(), b = many->named_parameters();
-    for (const auto& p : a) expect_close(summed_over_ranks(b[p.key()].grad()), p.value().grad(), ("grad G." + p.key()).c_str());
-  }
-  const auto a = d1->named_parameters(), b = dw->named_parameters();
-  for (const auto& p : a) expect_close(summed_over_ranks(b[p.key()].grad()), p.value().grad(), ("grad D." + p.key()).c_str());
+  for_each_parameter_gradient(nets, [](const std::string& name, const torch::Tensor& summed, const torch::Tensor& one) {
+    expect_close(summed, one, ("grad " + name).c_str());
+  });
   const auto ba = g1->named_buffers(), bb = gw->named_buffers();
   for (const auto& p : ba)
     if (p.value().is_floating_point()) expect_close(bb[p.key()], p.value(), ("G buffer " + p.key()).c_str());
@@ -177,43 +199,29 @@ TEST(GlobalBatchLayers, WholeNetworksUnderBf16AutocastEqualOneRank) {
   // train.precision = "bf16": float32 parameters, forwards under autocast. W ranks
   // reproduce 1 rank to bf16's precision (8-bit mantissa, ~4e-3 per rounding), and
   // the forward really runs in bf16 (it differs from float32 by more than that).
-  auto& comm = test::world().comm();
-  models::ModelConfig c;
-  c.arch = "dcgan";
-  c.resolution = 28;
-  c.channels = 1;
-  c.z_dim = 8;
-  c.g_width = 16;
-  c.d_width = 16;
-  c.g_norm = models::NormKind::kBatch;
-  c.d_weight_norm = models::WeightNorm::kNone;
-  torch::manual_seed(43);
-  auto g1 = models::build_generator(c);
-  auto d1 = models::build_discriminator(c);
-  torch::manual_seed(43);
-  auto gw = models::build_generator(c, &comm);
-  auto dw = models::build_discriminator(c, &comm);
+  const auto nets = build_one_and_many(small_dcgan(16), 43);
+  const auto& [g1, gw, d1, dw] = nets;
   const auto z = torch::randn({kGlobal, 8});
   const auto coef = torch::randn({kGlobal});
-  auto run = [&](auto& g, auto& d, const torch::Tensor& zz, const torch::Tensor& cc, bool bf16) {
+  auto run = [&](auto& g, auto& d, const torch::Tensor& zz, const torch::Tensor& cc) {
     torch::Tensor logits;
     {
-      train::AutocastGuard autocast(torch::kCPU, bf16);
+      train::AutocastGuard autocast(torch::kCPU, true);
       logits = d->forward(g->forward(zz)).logits;
     }
     logits = logits.to(torch::kFloat);
     (logits * cc).sum().backward();
     return logits.detach();
   };
-  const auto l1 = run(g1, d1, z, coef, true);
-  const auto lw = run(gw, dw, my_rows(z), my_rows(coef), true);
+  const auto l1 = run(g1, d1, z, coef);
+  const auto lw = run(gw, dw, my_rows(z), my_rows(coef));
   auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item<double>();
   };
   EXPECT_LT(rel(lw, my_rows(l1)), 2e-2) << "D(G(z)) rows";
-  for (const auto& [one, many] : {std::pair{g1->named_parameters(), gw->named_parameters()},
-                                  std::pair{d1->named_parameters(), dw->named_parameters()}})
-    for (const auto& p : one) EXPECT_LT(rel(summed_over_ranks(many[p.key()].grad()), p.value().grad()), 5e-2) << p.key();
+  for_each_parameter_gradient(nets, [&](const std::string& name, const torch::Tensor& summed, const torch::Tensor& one) {
+    EXPECT_LT(rel(summed, one), 5e-2) << name;
+  });
   // The same 1-rank forward in float32 differs: autocast was in effect.
   torch::NoGradGuard ng;
   const auto l32 = d1->forward(g1->forward(z)).logits;
