@@ -4,6 +4,7 @@ for comparing gantry's speed with what a PyTorch user would write (issue 11).
 
   python bench/torch_reference.py --config CONFIG.toml [--set section.key=value ...]
         [--synthetic] [--warmup 5] [--steps 20] [--threads 1] [--name NAME] [--dump-shapes FILE]
+        [--device cpu|cuda]
   python -m torch.distributed.run --standalone --nproc_per_node N bench/torch_reference.py ...   # N ranks
 
 CONFIG is a gantry config (configs/*.toml) or the resolved config.toml of a
@@ -31,6 +32,12 @@ N ranks: DistributedDataParallel on gloo, one DDP wrapper per network.
     is CUDA-only, so torch_reference_models.BatchNorm all-reduces the
     per-channel statistics itself (one collective forward, one backward) on a
     separate gloo group, so its collectives never interleave with DDP's.
+
+--device cuda (one GPU per rank, cuda:LOCAL_RANK): nets, the in-memory
+images and each batch live on the GPU; z is drawn on the CPU and copied, as
+gantry does; the timer is read after torch.cuda.synchronize(); peak_gpu_mb is
+torch.cuda.max_memory_allocated (gantry's peak_gpu_mb is the same counter of
+the same caching allocator). Adam is PyTorch's default (foreach) on CUDA.
 
 train.precision = bf16 (autocast forwards, float32 outputs, losses and
 GN/PGN) and train.channels_last (NHWC parameters and D inputs) are mirrored.
@@ -239,12 +246,12 @@ class Batches:
             self.perm = torch.randperm(len(self.images), generator=gen)
             self.offset = 0
         start = self.offset + self.rank * self.b
-        x = self.images.index_select(0, self.perm[start : start + self.b])
+        x = self.images.index_select(0, self.perm[start : start + self.b].to(self.images.device))
         self.offset += self.global_batch
         if self.hflip:
             draws = torch.rand(self.global_batch, generator=self.flip_gen)
             flip = draws[self.rank * self.b : (self.rank + 1) * self.b] < 0.5
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+            x = torch.where(flip.view(-1, 1, 1, 1).to(x.device), x.flip(3), x)
         return x
 
 
@@ -297,8 +304,9 @@ def ddp(net):
 
 
 class Trainer:
-    def __init__(self, cfg, g, d, g_ema, batches, world, rank, grad_sync):
+    def __init__(self, cfg, g, d, g_ema, batches, world, rank, grad_sync, device):
         t = cfg["train"]
+        self.device = device
         self.cfg, self.world, self.rank, self.grad_sync = cfg, world, rank, grad_sync
         self.g, self.d = g, d  # plain modules
         self.g_fwd, self.d_fwd = g, d  # what a training forward calls (DDP wrappers under --grad-sync ddp)
@@ -322,14 +330,15 @@ class Trainer:
         gen = torch.Generator().manual_seed(self.cfg["train"]["seed"] * 1_000_003 + self.phase)
         self.phase += 1
         b = global_batch // self.world
-        return torch.randn(global_batch, self.cfg["model"]["z_dim"], generator=gen)[self.rank * b : (self.rank + 1) * b]
+        z = torch.randn(global_batch, self.cfg["model"]["z_dim"], generator=gen)[self.rank * b : (self.rank + 1) * b]
+        return z.to(self.device)
 
     def _forward(self, net, x):
         # train.precision = bf16: the forward under autocast, its output cast back to float32, so that
         # losses and GN/PGN's gradient norms (and their double backward) are float32, as in gantry.
         if not self.bf16:
             return net(x)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
             y = net(x)
         return y.float()
 
@@ -427,6 +436,7 @@ def parse_args():
     p.add_argument("--grad-sync", choices=("ddp", "manual"), default="ddp", help="gradient all-reduce on N ranks")
     p.add_argument("--profile", metavar="FILE", help="Chrome trace of the timed steps (rank 0; torch.profiler, CPU)")
     p.add_argument("--bind-core", action="store_true", help="pin rank r to core r (as launch/mpirun.sh --bind-to core)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cuda: one GPU per rank (cuda:LOCAL_RANK)")
     return p.parse_args()
 
 
@@ -441,19 +451,26 @@ def run(args, rank, world):
     if args.bind_core:
         cores = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cores[int(os.environ.get("LOCAL_RANK", 0)) % len(cores)]})
-    images = None if args.steps == 0 else load_images(cfg, args.synthetic, args.synthetic_count)
+    device = torch.device("cpu")
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            raise BadInput("--device cuda but torch sees no GPU")
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    images = None if args.steps == 0 else load_images(cfg, args.synthetic, args.synthetic_count).to(device)
 
     sync_group = None
     if world > 1:
         import torch.distributed as dist
 
-        dist.init_process_group("gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         if cfg["model"]["sync_batch_norm"] and "bn" in (cfg["model"]["g_norm"], cfg["model"]["d_norm"]):
-            sync_group = dist.new_group(backend="gloo")
+            sync_group = dist.new_group(backend="nccl" if device.type == "cuda" else "gloo")
     t = cfg["train"]
     torch.manual_seed(t["seed"])  # same initial weights on every rank (DDP broadcasts rank 0's anyway)
     g, d = models.build(cfg["model"], sync_group)
     g_ema, _ = models.build(cfg["model"], None)
+    g, d, g_ema = g.to(device), d.to(device), g_ema.to(device)
     if t["channels_last"]:  # NHWC 4-D parameters (gantry's use_channels_last), before DDP sees them
         for net in (g, d, g_ema):
             net.to(memory_format=torch.channels_last)
@@ -464,8 +481,14 @@ def run(args, rank, world):
         return None
 
     batches = Batches(images, cfg["data"]["batch"], rank, world, t["seed"], cfg["data"]["hflip"])
-    trainer = Trainer(cfg, g, d, g_ema, batches, world, rank, args.grad_sync if world > 1 else "none")
-    barrier = (lambda: torch.distributed.barrier()) if world > 1 else (lambda: None)
+    trainer = Trainer(cfg, g, d, g_ema, batches, world, rank, args.grad_sync if world > 1 else "none", device)
+
+    def barrier():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if world > 1:
+            torch.distributed.barrier()
+
     for s in range(args.warmup):
         trainer.step(s)
     trainer.times = dict.fromkeys(trainer.times, 0.0)
@@ -512,6 +535,8 @@ def run(args, rank, world):
         "param_l1": {"G": sum(p.abs().sum().item() for p in g.parameters()),
                      "D": sum(p.abs().sum().item() for p in d.parameters())},
         "torch": torch.__version__,
+        "device": str(device),
+        "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else 0,
     }
 
 

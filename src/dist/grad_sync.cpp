@@ -25,7 +25,7 @@ GradSync::GradSync(const torch::nn::Module& module, Communicator& comm, GradSync
 
 GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> named_params, Communicator& comm,
                    GradSyncOptions options)
-    : comm_(comm), options_(options), passthrough_(comm.size() == 1) {
+    : comm_(comm), options_(options), passthrough_(comm.size() == 1 && !options.buckets_on_one_rank) {
   for (auto& [name, t] : named_params) {
     if (!t.requires_grad()) continue;  // frozen parameters are not synchronised
     if (!t.is_leaf()) throw DistError("GradSync: parameter " + name + " is not a leaf tensor");

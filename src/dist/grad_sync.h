@@ -37,6 +37,9 @@ struct GradSyncOptions {
   std::size_t bucket_cap_bytes = std::size_t{25} << 20;
   std::size_t first_bucket_cap_bytes = std::size_t{1} << 20;
   bool overlap = true;  // false: one pass of fused reduces after backward
+  // Buckets and collectives even on one rank (normally a pass-through there):
+  // how the bucket protocol over NCCL is tested on a machine with one GPU.
+  bool buckets_on_one_rank = false;
 };
 
 class GradSync {

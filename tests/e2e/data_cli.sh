@@ -19,16 +19,21 @@ expect_error() {  # expect_error CODE PATTERN command...: one line on stderr, th
   [[ $(wc -l <"$WORK/err.log") == 1 ]] || fail "'$*' printed more than one error line"
 }
 
-# Fashion-MNIST train set: packed, then read by h5py and by the HDF5 tools.
-"$GANTRY" pack idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz \
-  --out fm.h5 >pack.json 2>pack.log || fail "pack idx failed"
-grep -q '"count":60000' pack.json || fail "pack idx summary: $(cat pack.json)"
-"$PY" "$HERE/data/h5py_check.py" idx fm.h5 $FM/train-images-idx3-ubyte.gz $FM/train-labels-idx1-ubyte.gz \
-  >h5py.log 2>&1 || fail "h5py check: $(tail -5 h5py.log)"
-h5ls fm.h5 | grep -q 'images *Dataset {60000/Inf, 1, 28, 28}' || fail "h5ls: $(h5ls fm.h5)"
-h5dump -A fm.h5 | grep -q '"gantry_format_version"' || fail "h5dump does not show the version attribute"
-"$GANTRY" inspect --verify fm.h5 >inspect.json || fail "inspect failed"
-grep -q '"verified":true' inspect.json || fail "inspect: $(cat inspect.json)"
+# Fashion-MNIST train set: packed, then read by h5py and by the HDF5 tools. (A bare GPU machine
+# may lack Debian's dataset-fashion-mnist: then this part says so and the rest runs.)
+if [[ -f $FM/train-images-idx3-ubyte.gz ]]; then
+  "$GANTRY" pack idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/train-labels-idx1-ubyte.gz \
+    --out fm.h5 >pack.json 2>pack.log || fail "pack idx failed"
+  grep -q '"count":60000' pack.json || fail "pack idx summary: $(cat pack.json)"
+  "$PY" "$HERE/data/h5py_check.py" idx fm.h5 $FM/train-images-idx3-ubyte.gz $FM/train-labels-idx1-ubyte.gz \
+    >h5py.log 2>&1 || fail "h5py check: $(tail -5 h5py.log)"
+  h5ls fm.h5 | grep -q 'images *Dataset {60000/Inf, 1, 28, 28}' || fail "h5ls: $(h5ls fm.h5)"
+  h5dump -A fm.h5 | grep -q '"gantry_format_version"' || fail "h5dump does not show the version attribute"
+  "$GANTRY" inspect --verify fm.h5 >inspect.json || fail "inspect failed"
+  grep -q '"verified":true' inspect.json || fail "inspect: $(cat inspect.json)"
+else
+  echo "SKIP part: no $FM (Debian's dataset-fashion-mnist): pack idx of the real set not checked"
+fi
 
 # Synth: deterministic, and gzip + multi-image chunks hold the same images.
 "$GANTRY" synth --shape 3,32,32 --count 40 --seed 4 --out a.h5 --quiet >/dev/null || fail "synth a"
@@ -36,6 +41,10 @@ grep -q '"verified":true' inspect.json || fail "inspect: $(cat inspect.json)"
 "$PY" "$HERE/data/h5py_check.py" same a.h5 b.h5 >>h5py.log 2>&1 || fail "gzip synth differs: $(tail -3 h5py.log)"
 "$GANTRY" synth --shape 3,32,32 --count 40 --seed 5 --out c.h5 --quiet >/dev/null || fail "synth c"
 "$PY" "$HERE/data/h5py_check.py" same a.h5 c.h5 >/dev/null 2>&1 && fail "different seeds gave the same images"
+# The HDF5 tools (Debian's, or the GPU bundle's) read what gantry wrote.
+h5ls a.h5 | grep -q 'images *Dataset {40/Inf, 3, 32, 32}' || fail "h5ls a.h5: $(h5ls a.h5 2>&1)"
+h5dump -A a.h5 | grep -q '"gantry_format_version"' || fail "h5dump -A a.h5 does not show the version attribute"
+cp a.h5 big_enough.h5
 
 # An existing output is kept unless --force.
 sum_before=$("$GANTRY" inspect --verify a.h5)
@@ -49,11 +58,13 @@ expect_error 2 "gantry: a.h5: already exists (pass --force to replace it)" \
 expect_error 2 "gantry: missing.h5: no such file" "$GANTRY" inspect missing.h5
 echo "not hdf5" >text.h5
 expect_error 2 "gantry: text.h5: not an HDF5 file" "$GANTRY" inspect text.h5
-head -c 100000 fm.h5 >trunc.h5
+head -c 100000 big_enough.h5 >trunc.h5
 expect_error 2 "gantry: trunc.h5: cannot open as HDF5 (truncated or corrupt file)" "$GANTRY" inspect trunc.h5
 expect_error 2 "gantry: missing.gz: no such file" "$GANTRY" pack idx --images missing.gz --out m.h5
-expect_error 2 "labels for 60000 images" \
-  "$GANTRY" pack idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz --out m.h5
+if [[ -f $FM/train-images-idx3-ubyte.gz ]]; then
+  expect_error 2 "labels for 60000 images" \
+    "$GANTRY" pack idx --images $FM/train-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz --out m.h5
+fi
 [[ -e m.h5 ]] && fail "a failed pack left m.h5"
 
 # Bad images: stop naming the file, or skip them; a folder of only bad images is an error either way.
