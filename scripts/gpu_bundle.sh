@@ -35,7 +35,7 @@ command -v dpkg-query >/dev/null || die "needs a Debian or Ubuntu machine (dpkg)
 # The Debian packages whose files go into sysroot/. Runtime libraries of
 # HDF5 come as dependencies through the closure below.
 packages=(libhdf5-dev libhdf5-103-1 libhdf5-hl-100 hdf5-tools libsz2 libaec0
-          libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libxxhash-dev libxxhash0
+          libcli11-dev libtomlplusplus-dev libtomlplusplus3 nlohmann-json3-dev libxxhash-dev libxxhash0
           libstb-dev zlib1g-dev libgtest-dev libgmock-dev pkgconf pkgconf-bin libpkgconf3)
 missing=()
 for p in "${packages[@]}"; do

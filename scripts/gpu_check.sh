@@ -3,9 +3,9 @@
 # bundle that scripts/gpu_bundle.sh made (carried beside the source tree) and
 # the machine's own PyTorch (its LibTorch, CMake config and NCCL).
 #   scripts/gpu_check.sh [--bundle DIR] [--out DIR] [--build DIR] [--budget SECONDS]
-#                        [--python PYTHON] [--jobs N] [--bench-reps R]
+#                        [--python PYTHON] [--jobs N] [--bench-reps R] [--stages env,build,...]
 # Defaults: <repo>/.gpu_bundle, <repo>/runs/gpu_check, <repo>/build-gpu,
-# 1500 s (25 min), python3, all cores, 1.
+# 1500 s (25 min), python3, all cores, 1, every stage (env and build always run).
 # Stages, in order of value, each skipped with a line when the budget is spent:
 #   env       machine, GPU, compiler, PyTorch/CUDA/NCCL versions    -> env.json
 #   build     configure (CUDA + NCCL when the toolkit is there) and build
@@ -27,6 +27,7 @@ budget=1500
 python=python3
 jobs=$(nproc)
 bench_reps=1
+stages=env,build,version,cuda,bench,train,ctest
 die() { printf 'gpu_check: %s\n' "$*" >&2; exit 2; }
 while (($#)); do
   case $1 in
@@ -37,6 +38,7 @@ while (($#)); do
     --python) python=${2:?}; shift 2 ;;
     --jobs) jobs=${2:?}; shift 2 ;;
     --bench-reps) bench_reps=${2:?}; shift 2 ;;
+    --stages) stages=env,build,${2:?}; shift 2 ;;
     -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -60,6 +62,10 @@ record() {  # record NAME STATUS SECONDS NOTE
 stage() {
   local name=$1 min=$2 fn=$3 t0=$SECONDS rc
   note=
+  if [[ ,$stages, != *,$name,* ]]; then
+    record "$name" skip 0 "not in --stages"
+    return
+  fi
   if (($(left) < min)); then
     record "$name" skip 0 "budget spent ($(left) s left, needs ~$min s)"
     return
@@ -232,7 +238,7 @@ if [[ ${stage_status[1]} == pass ]]; then
   stage version 5 version_stage
   stage cuda 60 cuda_stage
   stage bench 120 bench_stage
-  stage train 60 train_stage
+  stage train 40 train_stage
   stage ctest 120 ctest_stage
 fi
 

@@ -61,7 +61,11 @@ NcclBackend::NcclBackend(MPI_Comm comm, int device, double timeout_s)
   if (rank_ == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
   check_mpi(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm), "MPI_Bcast(ncclUniqueId)");
   check_nccl(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
-  check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  // A stream of LibTorch's pool, never destroyed: the caching allocator records
+  // events on it (recordStream) for as long as tensors a collective used are alive,
+  // which may be after shutdown (a stream of our own, destroyed there, made those
+  // frees fail with "invalid device context").
+  stream_ = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, static_cast<c10::DeviceIndex>(device_)).stream();
   check_mpi(MPI_Barrier(comm), "MPI_Barrier(after ncclCommInitRank)");
 }
 
@@ -76,10 +80,6 @@ void NcclBackend::shutdown() {
       ncclCommDestroy(comm_);
     }
     comm_ = nullptr;
-  }
-  if (stream_ != nullptr) {
-    cudaStreamDestroy(stream_);
-    stream_ = nullptr;
   }
 }
 

@@ -87,15 +87,19 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
     const int64_t channels = x.size(1);
 
     // Σ dy·x̂ and Σ dy of this rank in one fused reduction (= its ∂γ and ∂β).
+    // train=false: x̂ from the given (global) statistics. The CUDA kernel also
+    // requires save_mean/save_invstd (an internal assert, seen on an H200 with
+    // LibTorch 2.11), the CPU one ignores them: both get the same global stats.
+    const auto invstd = (var + eps).rsqrt();
     auto [unused, grad_weight, grad_bias] = at::native_batch_norm_backward(
-        dy, x, weight, mean, var, /*save_mean=*/{}, /*save_invstd=*/{}, /*train=*/false, eps, {false, true, true});
+        dy, x, weight, mean, var, mean, invstd, /*train=*/false, eps, {false, true, true});
     auto sums = at::cat({grad_bias.to(mean.scalar_type()), grad_weight.to(mean.scalar_type())});
     comm->all_reduce(sums, dist::ReduceOp::kSum);
     const auto mean_dy = sums.narrow(0, 0, channels) / total;
     const auto mean_dy_xhat = sums.narrow(0, channels, channels) / total;
     // ∂x = a·dy + b·x̂ + c with a = γ·invstd, b = −a·mean(dy·x̂), c = −a·mean(dy):
     // b·x̂ + c by native batch norm with given statistics, then + a·dy in place.
-    const auto a = weight * (var + eps).rsqrt();
+    const auto a = weight * invstd;
     auto grad_x = std::get<0>(at::native_batch_norm(x, -a * mean_dy_xhat, -a * mean_dy, mean, var, /*training=*/false,
                                                     /*momentum=*/0.0, eps));
     grad_x.addcmul_(dy, a.view(channel_view(x)));

@@ -77,16 +77,17 @@ std::string read_checkpoint_payload(const fs::path& file) {
   return bytes;
 }
 
-void load_archive(torch::serialize::InputArchive& archive, const std::string& payload) {
-  archive.load_from(payload.data(), payload.size());
+void load_archive(torch::serialize::InputArchive& archive, const std::string& payload, torch::Device device) {
+  // Tensors land on `device` whatever device wrote them (a CUDA run's checkpoint loads on a CPU, and back).
+  archive.load_from(payload.data(), payload.size(), device);
 }
 
-std::optional<LoadedCheckpoint> load_newest_valid(const fs::path& dir, bool report) {
+std::optional<LoadedCheckpoint> load_newest_valid(const fs::path& dir, bool report, torch::Device device) {
   for (const auto& p : list_checkpoints(dir)) {
     try {
       const auto payload = read_checkpoint_payload(p);
       LoadedCheckpoint c{p, {}};
-      load_archive(c.archive, payload);
+      load_archive(c.archive, payload, device);
       return c;
     } catch (const std::exception& e) {
       if (report) std::fprintf(stderr, "gantry: checkpoint %s is unusable (%s); falling back to the previous one\n",

@@ -29,9 +29,13 @@ struct LoadedCheckpoint {
   torch::serialize::InputArchive archive;
 };
 // The newest checkpoint that verifies; each one that does not is reported on
-// stderr ("checkpoint X is corrupt: ...; falling back") and skipped.
-std::optional<LoadedCheckpoint> load_newest_valid(const std::filesystem::path& dir, bool report);
+// stderr ("checkpoint X is corrupt: ...; falling back") and skipped. Its
+// tensors are put on `device` (a trainer resumes onto its own device; tools read on the CPU).
+std::optional<LoadedCheckpoint> load_newest_valid(const std::filesystem::path& dir, bool report,
+                                                  torch::Device device = torch::kCPU);
 
-void load_archive(torch::serialize::InputArchive& archive, const std::string& payload);
+// Tensors are put on `device` whatever device saved them (checkpoints move between CUDA and CPU).
+void load_archive(torch::serialize::InputArchive& archive, const std::string& payload,
+                  torch::Device device = torch::kCPU);
 
 }  // namespace gantry::train

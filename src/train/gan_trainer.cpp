@@ -217,7 +217,7 @@ void Trainer::build() {
 }
 
 void Trainer::resume() {
-  auto ckpt = load_newest_valid(opt_.run_dir, world_.rank() == 0);
+  auto ckpt = load_newest_valid(opt_.run_dir, world_.rank() == 0, device_);
   if (!ckpt) return;
   auto& a = ckpt->archive;
   auto read_int = [&](const char* k) {

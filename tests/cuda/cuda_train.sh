@@ -48,32 +48,7 @@ peak_mb() { python3 -c "import json,sys; r=[json.loads(l) for l in open(sys.argv
 "$GANTRY" synth --shape 3,32,32 --count 512 --seed 2 --out c32.h5 --quiet >/dev/null || fail "synth 32"
 "$GANTRY" synth --shape 3,128,128 --count 128 --seed 3 --out c128.h5 --quiet >/dev/null || fail "synth 128"
 
-# Each family, 4 steps on CUDA, checkpoints at 2 and 4.
-declare -A family=(
-  [dcgan]="configs/fmnist_dcgan.toml data.path=\"g28.h5\""
-  [dcgan_direal]="configs/fmnist_dcgan_sn_direal.toml data.path=\"g28.h5\""
-  [sgan_split]="configs/fmnist_sgan_split.toml data.path=\"g28.h5\""
-  [improved]="configs/improved_techniques.toml data.path=\"c32.h5\""
-  [sngan_gn]="configs/sngan_cnn_gn.toml data.path=\"c32.h5\""
-  [sngan_pgn]="configs/sngan_cnn_pgn.toml data.path=\"c32.h5\""
-  [resnet128_pgn]="configs/celebahq128_resnet_pgn.toml data.path=\"c128.h5\" data.batch=16 train.g_batch=32 train.n_dis=2"
-  [ring8_mlp]="configs/ring8_mlp.toml"
-)
-# The script's own check on a CPU: ResNet-128 at a CPU's size.
-[[ $GPU == cpu ]] && family[resnet128_pgn]="configs/celebahq128_resnet_pgn.toml data.path=\"c128.h5\" data.batch=2 train.g_batch=4 train.n_dis=1"
-declare -A peaks=()
-for name in ${CUDA_TRAIN_ONLY:-dcgan dcgan_direal sgan_split improved sngan_gn sngan_pgn resnet128_pgn ring8_mlp}; do
-  read -r config sets <<<"${family[$name]}"
-  args=()
-  for s in $sets; do args+=(--set "$s"); done
-  run "$GPU" "$name" "$HERE/$config" "${args[@]}" --set train.steps=4 --set train.checkpoint_every=2 ||
-    fail "$name on CUDA"
-  check_run "$name" 4
-  peaks[$name]=$(peak_mb "$name")
-  [[ ${peaks[$name]} != -1 || $GPU == cpu ]] || fail "$name: no peak_gpu_mb in metrics.jsonl"
-  echo "ok: $name trains on CUDA (peak ${peaks[$name]} MB)"
-done
-
+# First what moves between devices (checkpoints, batches), then each family.
 # CUDA -> CPU and CPU -> CUDA resume: 2 steps on one device, then to 4 on the other.
 dc=("$HERE/configs/fmnist_dcgan.toml" --set 'data.path="g28.h5"' --set train.checkpoint_every=2)
 run "$GPU" to_cpu "${dc[@]}" --set train.steps=2 || fail "first half on CUDA"
@@ -99,6 +74,32 @@ run cpu same_cpu "${one[@]}" || fail "one step on CPU"
 "$GANTRY" diff same_gpu/ckpt-000000001.pt same_cpu/ckpt-000000001.pt --tol 1e-3 >"$WORK/diff.json" 2>&1 ||
   fail "one step on CUDA and CPU differ beyond 1e-3: $(head -c 400 "$WORK/diff.json")"
 echo "ok: the CUDA loader's batches match the CPU path (one step, diff within 1e-3)"
+
+# Each family, 4 steps on CUDA, checkpoints at 2 and 4.
+declare -A family=(
+  [dcgan]="configs/fmnist_dcgan.toml data.path=\"g28.h5\""
+  [dcgan_direal]="configs/fmnist_dcgan_sn_direal.toml data.path=\"g28.h5\""
+  [sgan_split]="configs/fmnist_sgan_split.toml data.path=\"g28.h5\""
+  [improved]="configs/improved_techniques.toml data.path=\"c32.h5\""
+  [sngan_gn]="configs/sngan_cnn_gn.toml data.path=\"c32.h5\""
+  [sngan_pgn]="configs/sngan_cnn_pgn.toml data.path=\"c32.h5\""
+  [resnet128_pgn]="configs/celebahq128_resnet_pgn.toml data.path=\"c128.h5\" data.batch=16 train.g_batch=32 train.n_dis=2"
+  [ring8_mlp]="configs/ring8_mlp.toml"
+)
+# The script's own check on a CPU: ResNet-128 at a CPU's size.
+[[ $GPU == cpu ]] && family[resnet128_pgn]="configs/celebahq128_resnet_pgn.toml data.path=\"c128.h5\" data.batch=2 train.g_batch=4 train.n_dis=1"
+declare -A peaks=()
+for name in ${CUDA_TRAIN_ONLY:-dcgan dcgan_direal sgan_split improved sngan_gn sngan_pgn resnet128_pgn ring8_mlp}; do
+  read -r config sets <<<"${family[$name]}"
+  args=()
+  for s in $sets; do args+=(--set "$s"); done
+  run "$GPU" "$name" "$HERE/$config" "${args[@]}" --set train.steps=4 --set train.checkpoint_every=2 ||
+    fail "$name on CUDA"
+  check_run "$name" 4
+  peaks[$name]=$(peak_mb "$name")
+  [[ ${peaks[$name]} != -1 || $GPU == cpu ]] || fail "$name: no peak_gpu_mb in metrics.jsonl"
+  echo "ok: $name trains on CUDA (peak ${peaks[$name]} MB)"
+done
 
 python3 - "$RESULTS" <<EOF
 import json, sys
