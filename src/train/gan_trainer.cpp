@@ -66,7 +66,8 @@ torch::Tensor grad_norm(const std::vector<torch::Tensor>& params) {
   std::vector<torch::Tensor> grads;
   for (const auto& p : params)
     if (p.grad().defined()) grads.push_back(p.grad());
-  if (grads.empty()) return torch::zeros({}, torch::kFloat);
+  if (grads.empty())  // on the parameters' device: the step's flags are concatenated there
+    return torch::zeros({}, torch::dtype(torch::kFloat).device(params.empty() ? torch::kCPU : params[0].device()));
   return at::stack(at::_foreach_norm(grads, 2)).norm();
 }
 

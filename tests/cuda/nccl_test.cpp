@@ -142,7 +142,9 @@ TEST(Nccl, SyncBatchNormOverNcclEqualsTheMpiPathOnCpu) {
     torch::Tensor y, gx, gw, gb, rm, rv;
   };
   auto run = [&](torch::Device d) {
-    auto xi = x.to(d).requires_grad_(true), wi = w.to(d).requires_grad_(true), bi = b.to(d).requires_grad_(true);
+    // Fresh leaves on d (to(kCPU) would return the shared tensor itself and mark it).
+    auto leaf = [&](const torch::Tensor& t) { return t.detach().clone().to(d).requires_grad_(true); };
+    auto xi = leaf(x), wi = leaf(w), bi = leaf(b);
     auto rm = torch::zeros({4}, torch::dtype(torch::kDouble).device(d));
     auto rv = torch::ones({4}, torch::dtype(torch::kDouble).device(d));
     gantry::models::SyncBatchNormArgs args;
