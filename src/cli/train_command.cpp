@@ -1,6 +1,9 @@
 // gantry train --config FILE.toml --run-dir DIR [--set key=value ...]
-// The config is loaded and validated on every rank; the ranks agree on the
-// first error, which rank 0 prints as one line (exit 2) before any training.
+// Before any training, in three steps the ranks agree on (the first error is
+// printed by rank 0 as one line, exit 2): the config is loaded and validated
+// on every rank; every rank resolved the same config and data (an MPMD launch
+// with different files would otherwise fail inside a collective); rank 0's run
+// dir is usable and its checkpoints are of this model.
 #include <cstdio>
 #include <memory>
 
@@ -8,6 +11,7 @@
 #include "cli/rank_errors.h"
 #include "dist/world.h"
 #include "train/gan_trainer.h"
+#include "train/run_dir.h"
 #include "train/stop_signals.h"
 #include "train/train_config.h"
 
@@ -35,6 +39,12 @@ CLI::App* add_train_command(CLI::App& app, Action& action) {
       if (const int rc = validate_on_all_ranks(world, [&] {
             config = train::load_config(o->config, o->overrides, world.size());
             stop = &train::install_stop_signals(config.train.stop_signals);
+          }))
+        return rc;
+      if (const int rc = validate_on_all_ranks(world, [&] { train::check_same_config_on_all_ranks(world, config); }))
+        return rc;
+      if (const int rc = validate_on_all_ranks(world, [&] {
+            if (world.rank() == 0) train::prepare_run_dir(o->run_dir, config);
           }))
         return rc;
       train::TrainOptions opts;

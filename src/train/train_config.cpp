@@ -3,9 +3,12 @@
 #include <toml++/toml.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <sstream>
+#include <tuple>
 #include <variant>
 
 #include "data/h5_image_file.h"
@@ -108,18 +111,85 @@ void assign(const Field& f, const toml::node& n) {
 void apply_table(const toml::table& table, const std::string& prefix, std::vector<Field>& fs) {
   for (const auto& [k, node] : table) {
     const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
-    if (node.is_table()) {
+    auto it = std::find_if(fs.begin(), fs.end(), [&](const Field& f) { return f.key == key; });
+    // A table where a value belongs (`loss = {}`) is a type error, never a silently empty section.
+    if (node.is_table() && it == fs.end()) {
       apply_table(*node.as_table(), key, fs);
       continue;
     }
-    auto it = std::find_if(fs.begin(), fs.end(), [&](const Field& f) { return f.key == key; });
     if (it == fs.end()) throw std::invalid_argument("config: unknown key '" + key + "'");
     assign(*it, node);
   }
 }
 
+// The range every integer key must lie in. The upper bounds are far beyond any
+// model this trainer is for, and low enough that products of them (a layer's
+// weights, a batch's activations) cannot overflow 64 bits before an allocator
+// can refuse them with a message.
+struct IntRange {
+  const char* key;
+  int64_t lo, hi;
+};
+constexpr int64_t kMaxSteps = int64_t{1} << 40;
+const IntRange kIntRanges[] = {
+    {"model.z_dim", 1, 65536},          {"model.g_width", 0, 16384},       {"model.d_width", 0, 16384},
+    {"model.vbn_reference", 2, 65536},  {"model.mbd_kernels", 0, 4096},    {"model.mbd_kernel_dim", 1, 1024},
+    {"model.sdeconv_sets", 1, 256},     {"model.sdeconv_layers", 0, 16},   {"model.mlp_hidden", 1, 65536},
+    {"model.mlp_depth", 2, 64},         {"model.data_dim", 1, 65536},      {"model.mlp_banks", 0, 63},
+    {"data.batch", 1, 1 << 20},         {"data.shift", 0, 4096},           {"data.prefetch", 1, 1024},
+    {"data.decode_threads", 1, 1024},   {"train.steps", 1, kMaxSteps},     {"train.n_dis", 1, 1000},
+    {"train.g_batch", 0, 1 << 20},      {"train.ema_start", 0, kMaxSteps}, {"train.checkpoint_every", 1, kMaxSteps},
+    {"train.keep_checkpoints", 1, 1 << 20}, {"train.max_bad_steps", 1, kMaxSteps}, {"reg.r1_interval", 1, kMaxSteps},
+    {"log.every", 1, kMaxSteps},        {"log.sample_every", 1, kMaxSteps}, {"log.sample_count", 1, 65536},
+    {"eval.every", 0, kMaxSteps},       {"eval.count", 0, 1 << 24},
+};
+
+void check_int_ranges(TrainConfig& c) {
+  for (const auto& f : fields(c)) {
+    const auto* p = std::get_if<int64_t*>(&f.target);
+    if (p == nullptr) continue;
+    for (const auto& r : kIntRanges)
+      if (f.key == r.key && (**p < r.lo || **p > r.hi))
+        throw std::invalid_argument("config: " + f.key + " = " + std::to_string(**p) + " is outside [" +
+                                    std::to_string(r.lo) + ", " + std::to_string(r.hi) + "]");
+  }
+  for (const auto& f : fields(c))
+    if (const auto* p = std::get_if<double*>(&f.target); p != nullptr && !std::isfinite(**p))
+      throw std::invalid_argument("config: " + f.key + " must be a finite number");
+}
+
 void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument("config: " + message);
+}
+
+// MemAvailable of /proc/meminfo in bytes (0 when unknown).
+double available_memory_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  std::string unit;
+  while (in >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 0;
+}
+
+// The MLP's weights grow with hidden² · depth: estimate G, G_ema and D with
+// their gradients and Adam moments (4 floats per G/D weight, 1 per G_ema one)
+// and refuse what cannot fit before anything is allocated.
+void check_mlp_fits(const models::ModelConfig& m) {
+  if (m.arch != "mlp") return;
+  const double h = static_cast<double>(m.mlp_hidden), depth = static_cast<double>(m.mlp_depth);
+  const double per_net = h * (static_cast<double>(m.z_dim) + static_cast<double>(m.data_dim) + 2) + (depth - 1) * h * h;
+  const double bytes = 4.0 * per_net * (4 + 1 + 4);
+  const double have = available_memory_bytes();
+  if (have > 0 && bytes > have) {
+    char line[200];
+    std::snprintf(line, sizeof line, "model.mlp_hidden = %lld with model.mlp_depth = %lld needs ~%.1f GiB for weights, "
+                  "gradients and Adam state; this machine has %.1f GiB available",
+                  static_cast<long long>(m.mlp_hidden), static_cast<long long>(m.mlp_depth), bytes / (1 << 30),
+                  have / (1 << 30));
+    throw std::invalid_argument(std::string("config: ") + line);
+  }
 }
 
 void validate_eval(const TrainConfig& c) {
@@ -188,6 +258,7 @@ void validate(TrainConfig& c, int world_size) {
   (void)c.fm_distance();
   (void)c.precision();
   parse("data.last_batch", [&] { return data::parse_last_batch(c.data.last_batch); });
+  check_int_ranges(c);
   const auto& t = c.train;
   require(t.steps > 0, "train.steps must be positive");
   require(t.n_dis >= 1, "train.n_dis must be at least 1");
@@ -204,6 +275,9 @@ void validate(TrainConfig& c, int world_size) {
   require(t.bucket_cap_mb > 0 && t.bucket_cap_mb <= 4096, "train.bucket_cap_mb must be in (0, 4096]");
   require(c.data.prefetch > 0 && c.data.decode_threads > 0, "data.prefetch and data.decode_threads must be positive");
   require(c.data.shift >= 0, "data.shift must be non-negative");
+  require(c.model.arch == "mlp" || c.data.shift < c.model.resolution,
+          "data.shift " + std::to_string(c.data.shift) + " must be smaller than the image side " +
+              std::to_string(c.model.resolution));
   const auto& r = c.reg;
   require(r.direal_tau_d >= 0 && r.direal_tau_d < 1 && r.direal_tau_g >= 0 && r.direal_tau_g < 1,
           "DiReAL thresholds must be in [0, 1)");
@@ -222,6 +296,7 @@ void validate(TrainConfig& c, int world_size) {
   require(c.g_batch() % world_size == 0,
           "train.g_batch " + std::to_string(c.g_batch()) + " must be a multiple of the world size " + std::to_string(world_size));
   reg::check_compatible(c.model, {c.grad_norm(), r.wgan_gp, r.r1_gamma > 0});
+  check_mlp_fits(c.model);
   validate_eval(c);
   // The data: present, readable, and of the model's shape.
   if (c.model.arch == "mlp") {
@@ -248,6 +323,7 @@ TrainConfig load_config(const std::string& file, const std::vector<std::string>&
   auto fs = fields(c);
   if (!file.empty()) {
     if (!std::filesystem::exists(file)) throw std::invalid_argument("config: " + file + ": no such file");
+    if (std::filesystem::is_directory(file)) throw std::invalid_argument("config: " + file + ": is a folder, not a TOML file");
     try {
       apply_table(toml::parse_file(file), "", fs);
     } catch (const toml::parse_error& e) {
@@ -290,6 +366,40 @@ TrainConfig config_from_saved_toml(const std::string& text) {
   c.model.seed = c.train.seed;
   models::validate(c.model);
   return c;
+}
+
+namespace {
+std::string value_text(const Target& target) {
+  return std::visit(
+      [](auto* p) -> std::string {
+        using T = std::remove_pointer_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, std::string>) return "\"" + *p + "\"";
+        else if constexpr (std::is_same_v<T, bool>) return *p ? "true" : "false";
+        else {
+          std::ostringstream o;
+          o << *p;
+          return o.str();
+        }
+      },
+      target);
+}
+}  // namespace
+
+std::string checkpoint_incompatibility(const TrainConfig& saved, const TrainConfig& now) {
+  auto& a = const_cast<TrainConfig&>(saved);  // fields() binds pointers; nothing is written
+  auto& b = const_cast<TrainConfig&>(now);
+  const auto fa = fields(a), fb = fields(b);
+  for (size_t i = 0; i < fa.size(); ++i) {
+    if (fa[i].key.rfind("model.", 0) != 0) continue;
+    const auto va = value_text(fa[i].target), vb = value_text(fb[i].target);
+    if (va != vb) return fa[i].key + ": checkpoint " + va + ", config " + vb;
+  }
+  for (auto [key, x, y] : {std::tuple{"reg.ha_lambda_d", saved.reg.ha_lambda_d, now.reg.ha_lambda_d},
+                           std::tuple{"reg.ha_lambda_g", saved.reg.ha_lambda_g, now.reg.ha_lambda_g}})
+    if ((x > 0) != (y > 0))
+      return std::string(key) + ": historical averaging is " + (x > 0 ? "on" : "off") + " in the checkpoint, " +
+             (y > 0 ? "on" : "off") + " in the config";
+  return "";
 }
 
 std::string to_toml(const TrainConfig& config) {

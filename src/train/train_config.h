@@ -120,4 +120,10 @@ std::string to_toml(const TrainConfig& config);
 // (no data checks: sampling and export need no dataset).
 TrainConfig config_from_saved_toml(const std::string& text);
 
+// The first key that makes a checkpoint saved under `saved` unreadable by a
+// trainer built from `now` ("model.arch: checkpoint \"mlp\", config \"dcgan\""):
+// any model.* key, or historical averaging switched on or off (its state is in
+// the checkpoint or not). "" when they are compatible.
+std::string checkpoint_incompatibility(const TrainConfig& saved, const TrainConfig& now);
+
 }  // namespace gantry::train
