@@ -80,6 +80,19 @@ grep -q "gantry: rank 1 resolved another config or data file than rank 0" "$WORK
   fail "MPMD launch: $(head -5 "$WORK/mpmd.log")"
 grep -q "MPI_ERR\|MPI_ABORT" "$WORK/mpmd.log" && fail "MPMD launch went through MPI's error path: $(head -5 "$WORK/mpmd.log")"
 
+# Small per-rank batches with stochastic banks on 2 ranks: a filter set no sample of one rank
+# chose changes that rank's backward graph; collectives must still be issued in one order.
+"$GANTRY" synth --shape 1,28,28 --count 128 --seed 5 --out s.h5 --quiet >/dev/null || fail "synth s.h5"
+timeout 120 mpirun -np 2 "$GANTRY" train --config "$HERE/configs/fmnist_sgan_split.toml" --run-dir sgan2 --quiet \
+  --set 'data.path="s.h5"' --set data.batch=2 >"$WORK/sgan2.log" 2>&1
+[[ $? == 2 ]] && grep -q "gantry: config: reg.split_loss_lambda pairs samples within a rank" "$WORK/sgan2.log" ||
+  fail "split loss with 1 sample per rank: $(head -3 "$WORK/sgan2.log")"
+for b in 4 8 16; do
+  timeout 300 mpirun -np 2 "$GANTRY" train --config "$HERE/configs/fmnist_sgan_split.toml" --run-dir sgan$b --quiet \
+    --set 'data.path="s.h5"' --set data.batch=$b --set train.steps=3 --set log.sample_every=1000 \
+    >"$WORK/sgan$b.log" 2>&1 || fail "sgan on 2 ranks with $((b / 2)) samples each: $(grep -v '^\[' "$WORK/sgan$b.log" | head -3)"
+done
+
 # diff: tolerances must be finite and non-negative; --rtol sees small tensors.
 one_line 2 "--tol and --rtol must be finite and non-negative" "$GANTRY" diff r/ckpt-000000002.pt r/ckpt-000000002.pt --tol -1
 one_line 2 "--tol and --rtol must be finite and non-negative" "$GANTRY" diff r/ckpt-000000002.pt r/ckpt-000000002.pt --tol nan
