@@ -6,7 +6,8 @@
 # namespaces: no network inside) and chroot. Inside it gpu_check.sh builds
 # gantry from the carried bundle and runs the CPU test suite; the CUDA stages
 # say that no GPU is visible and skip.
-#   scripts/gpu_bundle_selftest.sh [--budget SECONDS]     (root only)
+#   scripts/gpu_bundle_selftest.sh [--budget SECONDS] [GPU_CHECK_ARGS ...]     (root only)
+# (e.g. --stages ctest to rerun the CPU suite on an existing build-selftest/)
 # What the bare root borrows from this machine, read-only, at the same paths:
 # the gantry venv's Python with the torch wheel (PyPI's torch is the CUDA
 # build, whose CMake config needs the CUDA toolkit, as on the GPU machine) and
@@ -16,7 +17,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 budget=5400
-if [[ ${1:-} == --budget ]]; then budget=${2:?}; fi
+if [[ ${1:-} == --budget ]]; then budget=${2:?}; shift 2; fi
+extra=("$@")
 root=${GANTRY_BARE_ROOT:-/var/tmp/gantry-bare-root}
 venv=${GANTRY_HOME:-$HOME/.local/share/gantry}/venv
 die() { printf 'gpu_bundle_selftest: %s\n' "$*" >&2; exit 2; }
@@ -39,9 +41,10 @@ py_home=$(dirname "$(dirname "$(readlink -f "$venv/bin/python")")")
 
 start=$SECONDS
 rc=0
-unshare --mount --net --propagation private bash -s -- "$root" "$repo" "$venv" "$py_home" "$budget" <<'EOF' || rc=$?
+unshare --mount --net --propagation private bash -s -- "$root" "$repo" "$venv" "$py_home" "$budget" "${extra[@]}" <<'EOF' || rc=$?
 set -euo pipefail
 root=$1 repo=$2 venv=$3 py_home=$4 budget=$5
+shift 5
 ip link set lo up 2>/dev/null || true   # Open MPI's ranks talk over loopback; nothing else exists
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
@@ -54,7 +57,7 @@ done
 mount -o remount,bind,ro "$root$venv"; mount -o remount,bind,ro "$root/usr/local/cuda"
 chroot "$root" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
   bash "$repo/scripts/gpu_check.sh" --python "$venv/bin/python" --build "$repo/build-selftest" \
-  --out "$repo/runs/gpu_selftest" --budget "$budget"
+  --out "$repo/runs/gpu_selftest" --budget "$budget" "$@"
 EOF
 echo "[selftest] gpu_check.sh in the bare root exited $rc after $((SECONDS - start)) s (summary: runs/gpu_selftest/summary.txt)"
 exit $rc
