@@ -99,6 +99,7 @@ done
 export LD_LIBRARY_PATH=$B/openmpi/lib:$sysroot/usr/lib/$multiarch:$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # Open MPI as root in a container: allowed, oversubscription allowed, no cross-memory attach.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export PRTE_MCA_rmaps_default_mapping_policy=:oversubscribe  # Open MPI 5 (the bundle's) maps ranks in PRRTE
 export OMPI_MCA_btl_sm_single_copy_mechanism=none OMPI_MCA_btl_vader_single_copy_mechanism=none
 export PYTHONUNBUFFERED=1
 gpu=0
