@@ -2,9 +2,13 @@
 //  1. fused GradSync bandwidth vs one raw MPI_Allreduce of the same total
 //     bytes, for parameter sets shaped like DCGAN (G+D, 64x64) and an
 //     SNGAN ResNet-128 D;
+//     (and the communicator's own all-reduce of one flat buffer: the backend
+//     path without GradSync's packing);
 //  2. step time of a small conv net: overlap on, overlap off, and the naive
-//     per-parameter all-reduce after backward.
-// Run: launch/mpirun.sh -n 2 build/bench/bench_grad_sync [--reps N]
+//     per-parameter all-reduce after backward;
+//  3. with --sweep: raw MPI_Allreduce time per message size (4 KiB..64 MiB),
+//     what bench/scaling_model.py fits its α-β link model to.
+// Run: launch/mpirun.sh -n 2 build/bench/bench_grad_sync [--reps N] [--sweep] [--no-step]
 #include <torch/torch.h>
 
 #include <chrono>
@@ -80,12 +84,18 @@ std::string fused_vs_raw(const char* name, const Shapes& shapes, int reps) {
     MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(numel), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
   }
   const double raw = seconds_since(t0) / reps;
+  world.comm().all_reduce_async(flat, gantry::dist::ReduceOp::kSum)->wait();
+  world.comm().barrier();
+  t0 = Clock::now();
+  for (int r = 0; r < reps; ++r) world.comm().all_reduce_async(flat, gantry::dist::ReduceOp::kSum)->wait();
+  const double comm = seconds_since(t0) / reps;
   const double mib = numel * 4.0 / (1 << 20);
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "{\"params\": \"%s\", \"tensors\": %zu, \"MiB\": %.2f, \"buckets\": %zu, \"fused_ms\": %.3f, "
-                "\"raw_allreduce_ms\": %.3f, \"fused_GiB_s\": %.3f, \"raw_GiB_s\": %.3f, \"fused_over_raw\": %.3f}",
-                name, shapes.size(), mib, sync.num_buckets(), fused * 1e3, raw * 1e3, mib / 1024 / fused,
+                "\"raw_allreduce_ms\": %.3f, \"comm_allreduce_ms\": %.3f, \"fused_GiB_s\": %.3f, \"raw_GiB_s\": %.3f, "
+                "\"fused_over_raw\": %.3f}",
+                name, shapes.size(), mib, sync.num_buckets(), fused * 1e3, raw * 1e3, comm * 1e3, mib / 1024 / fused,
                 mib / 1024 / raw, fused / raw);
   return buf;
 }
@@ -149,24 +159,59 @@ std::string step_time(const char* mode, int reps) {
   return buf;
 }
 
+// Raw MPI_Allreduce (float sum, in place) per message size: each size repeated
+// until ~0.2 s or `reps` times have passed (at least 3), after one warm-up.
+std::string raw_sweep(int reps) {
+  std::string rows;
+  for (std::int64_t bytes = 4096; bytes <= (std::int64_t{64} << 20); bytes *= 4) {
+    torch::Tensor flat = torch::ones({bytes / 4});
+    auto once = [&] {
+      MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(flat.numel()), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    };
+    once();
+    MPI_Barrier(MPI_COMM_WORLD);
+    int n = 0;
+    const auto t0 = Clock::now();
+    // Rank 0 decides when to stop so that every rank runs the same count.
+    for (int go = 1; go; ++n) {
+      once();
+      go = n + 1 < 3 || (n + 1 < reps * 10 && seconds_since(t0) < 0.2);
+      MPI_Bcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    }
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%s{\"bytes\": %lld, \"ms\": %.4f, \"reps\": %d}", rows.empty() ? "" : ",\n  ",
+                  static_cast<long long>(bytes), seconds_since(t0) / n * 1e3, n);
+    rows += buf;
+  }
+  return rows;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int reps = 20;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--reps") == 0) reps = std::max(1, std::atoi(argv[i + 1]));
+  bool sweep = false, step = true;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
+    else if (std::strcmp(argv[i], "--sweep") == 0) sweep = true;
+    else if (std::strcmp(argv[i], "--no-step") == 0) step = false;
   }
   auto& world = gantry::dist::World::init(&argc, &argv);
   std::vector<std::string> sync_rows = {fused_vs_raw("dcgan_64", dcgan_shapes(), reps),
                                         fused_vs_raw("sngan_resnet128_D", resnet128_d_shapes(), reps)};
   std::vector<std::string> step_rows;
-  for (const char* mode : {"overlap_on", "overlap_off", "naive_per_parameter"}) step_rows.push_back(step_time(mode, reps));
+  if (step)
+    for (const char* mode : {"overlap_on", "overlap_off", "naive_per_parameter"}) step_rows.push_back(step_time(mode, reps));
+  const std::string sweep_rows = sweep ? raw_sweep(reps) : "";
   if (world.is_root()) {
     std::printf("{\"benchmark\": \"grad_sync\", \"world_size\": %d, \"threads_per_rank\": %d, \"reps\": %d,\n",
                 world.size(), at::get_num_threads(), reps);
-    std::printf(" \"fused_vs_raw\": [\n  %s,\n  %s],\n", sync_rows[0].c_str(), sync_rows[1].c_str());
-    std::printf(" \"step_time\": [\n  %s,\n  %s,\n  %s]}\n", step_rows[0].c_str(), step_rows[1].c_str(),
-                step_rows[2].c_str());
+    std::printf(" \"fused_vs_raw\": [\n  %s,\n  %s]", sync_rows[0].c_str(), sync_rows[1].c_str());
+    if (step)
+      std::printf(",\n \"step_time\": [\n  %s,\n  %s,\n  %s]", step_rows[0].c_str(), step_rows[1].c_str(),
+                  step_rows[2].c_str());
+    if (sweep) std::printf(",\n \"raw_sweep\": [\n  %s]", sweep_rows.c_str());
+    std::printf("}\n");
   }
   world.finalize();
   return 0;

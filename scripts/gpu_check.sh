@@ -4,6 +4,7 @@
 # the machine's own PyTorch (its LibTorch, CMake config and NCCL).
 #   scripts/gpu_check.sh [--bundle DIR] [--out DIR] [--build DIR] [--budget SECONDS]
 #                        [--python PYTHON] [--jobs N] [--bench-reps R] [--stages env,build,...]
+#                        [--bench-workloads W1,W2] [--bench-variants V1,V2] [--scaling-workloads W1,W2]
 # Defaults: <repo>/.gpu_bundle, <repo>/runs/gpu_check, <repo>/build-gpu,
 # 1500 s (25 min), python3, all cores, 1, every stage (env and build always run).
 # Stages, in order of value, each skipped with a line when the budget is spent:
@@ -13,6 +14,8 @@
 #   version   gantry version                                         -> version.txt
 #   cuda      CUDA parity tests; NCCL at world size 1 under mpirun   -> cuda_*.json/log
 #   bench     GPU benchmarks vs the PyTorch reference, same GPU      -> gpu_bench.json/log
+#   scaling   1-GPU compute profile for the scaling model: step split and
+#             per-bucket backward times (bench/scaling.py, log.timing) -> scaling_gpu.json
 #   train     each config family trains on CUDA; CUDA<->CPU resume   -> cuda_train.log/json
 #   ctest     the rest of the build, then the CPU test suite         -> ctest.log, ctest.xml
 # Without a visible GPU the CUDA stages say so and skip (the tests still run and
@@ -27,7 +30,10 @@ budget=1500
 python=python3
 jobs=$(nproc)
 bench_reps=1
-stages=env,build,version,cuda,bench,train,ctest
+stages=env,build,version,cuda,bench,scaling,train,ctest
+bench_workloads=
+bench_variants=
+scaling_workloads=resnet128_pgn,resnet256_pgn,dcgan64,sngan32_pgn
 die() { printf 'gpu_check: %s\n' "$*" >&2; exit 2; }
 while (($#)); do
   case $1 in
@@ -39,7 +45,10 @@ while (($#)); do
     --jobs) jobs=${2:?}; shift 2 ;;
     --bench-reps) bench_reps=${2:?}; shift 2 ;;
     --stages) stages=env,build,${2:?}; shift 2 ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    --bench-workloads) bench_workloads=${2:?}; shift 2 ;;
+    --bench-variants) bench_variants=${2:?}; shift 2 ;;
+    --scaling-workloads) scaling_workloads=${2:?}; shift 2 ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -210,12 +219,37 @@ bench_stage() {
   ((gpu)) || { note="no CUDA GPU visible"; return 77; }
   local secs=$(($(left) - 150))  # leave time for the CUDA training stage
   ((secs > 60)) || secs=60
-  timeout $((secs + 120)) "$python" "$repo/bench/gpu_bench.py" --build "$build" --python "$python" \
+  local pick=()
+  [[ -n $bench_workloads ]] && pick+=(--workloads "$bench_workloads")
+  [[ -n $bench_variants ]] && pick+=(--variants "$bench_variants")
+  timeout $((secs + 120)) "$python" "$repo/bench/gpu_bench.py" --build "$build" --python "$python" "${pick[@]}" \
     --reps "$bench_reps" --deadline "$secs" --out "$out/gpu_bench.json" --work "$build/gpu_bench" 2>"$out/gpu_bench.log"
   local rc=$?
   [[ -s $out/gpu_bench.json ]] || { note="no results (exit $rc): $(tail -1 "$out/gpu_bench.log")"; return 1; }
   note=$("$python" "$repo/bench/gpu_bench.py" --summarize "$out/gpu_bench.json" | head -1)
   ((rc == 0)) || { note="exit $rc (partial results kept): $note"; return 1; }
+}
+
+# One rank on the GPU, configs as configured (fp32; bf16 + channels_last; fp32
+# at 8 images per D batch, the small-batch end of strong scaling): s/kimg, the
+# step's split and each bucket's ready time in backward, in 1 MiB buckets: the
+# fine compute profile that bench/scaling_model.py re-buckets and projects
+# clusters from.
+scaling_stage() {
+  ((gpu)) || { note="no CUDA GPU visible"; return 77; }
+  local rc=0 label extra
+  for label in gpu-fp32 gpu-bf16cl gpu-fp32-b8; do
+    extra=()
+    [[ $label == gpu-bf16cl ]] && extra=(--set 'train.precision="bf16"' --set train.channels_last=true)
+    [[ $label == gpu-fp32-b8 ]] && extra=(--batch 8 --workloads resnet128_pgn,resnet256_pgn)
+    (($(left) > 90)) || { log "scaling: budget spent before $label"; break; }
+    timeout $(($(left) - 30)) "$python" "$repo/bench/scaling.py" --build "$build" --device cuda --as-configured \
+      --ranks 1 --modes weak --overlap on --workloads "$scaling_workloads" --steps 4 --warmup 2 --label "$label" \
+      --bucket-caps 1 --launch "mpirun --bind-to none" "${extra[@]}" --timeout 400 --out "$out/scaling_gpu.json" >>"$out/scaling.log" 2>&1 || rc=1
+  done
+  [[ -s $out/scaling_gpu.json ]] || { note="no results: $(tail -1 "$out/scaling.log")"; return 1; }
+  note=$("$python" "$repo/bench/scaling.py" --summarize "$out/scaling_gpu.json" | awk 'NR>1 && $1 ~ /^gpu/ {printf "%s %s b%s %s s/kimg; ", $1, $2, $4, $9}')
+  return $rc
 }
 
 ctest_stage() {
@@ -238,6 +272,7 @@ stage build 120 build_stage
 if [[ ${stage_status[1]} == pass ]]; then
   stage version 5 version_stage
   stage cuda 60 cuda_stage
+  stage scaling 90 scaling_stage
   stage bench 120 bench_stage
   stage train 40 train_stage
   stage ctest 120 ctest_stage

@@ -49,9 +49,9 @@ if ! "$venv/bin/python" -c "import torch,sys; sys.exit(torch.__version__.split('
   log "installing torch==$TORCH_VERSION into $venv (one time, several GB)"
   "$venv/bin/pip" install -q "torch==$TORCH_VERSION"
 fi
-py_pkgs=(numpy h5py tensorboard safetensors)
-if ! "$venv/bin/python" -c "import numpy, h5py, tensorboard, safetensors" 2>/dev/null; then
-  log "installing python test packages: ${py_pkgs[*]}"
+py_pkgs=(numpy h5py tensorboard safetensors matplotlib)
+if ! "$venv/bin/python" -c "import numpy, h5py, tensorboard, safetensors, matplotlib" 2>/dev/null; then
+  log "installing python test and plot packages: ${py_pkgs[*]}"
   "$venv/bin/pip" install -q "${py_pkgs[@]}"
 fi
 

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <chrono>
 #include <sstream>
 
 #include "dist/error.h"
@@ -66,7 +67,25 @@ Backend& Communicator::backend_for(const at::Tensor& t, const char* op) {
   throw DistError(std::string(op) + ": no backend for device " + t.device().str());
 }
 
+// Adds the host time of one synchronous collective to blocked_ns_.
+class BlockedTimer {
+ public:
+  BlockedTimer(Communicator& c, const at::Tensor* t) : c_(c), t0_(std::chrono::steady_clock::now()) {
+    c_.blocked_calls_.fetch_add(1, std::memory_order_relaxed);
+    if (t && t->defined()) c_.blocked_bytes_.fetch_add(t->numel() * t->element_size(), std::memory_order_relaxed);
+  }
+  ~BlockedTimer() {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0_);
+    c_.blocked_ns_.fetch_add(ns.count(), std::memory_order_relaxed);
+  }
+
+ private:
+  Communicator& c_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
 void Communicator::all_reduce(at::Tensor& t, ReduceOp op) {
+  BlockedTimer timer(*this, &t);
   Backend& b = backend_for(t, "all_reduce");
   if (t.is_contiguous()) {
     b.all_reduce(t, op)->wait();
@@ -84,6 +103,7 @@ WorkPtr Communicator::all_reduce_async(const at::Tensor& t, ReduceOp op) {
 }
 
 void Communicator::broadcast(at::Tensor& t, int root) {
+  BlockedTimer timer(*this, &t);
   Backend& b = backend_for(t, "broadcast");
   if (root < 0 || root >= size_) throw DistError("broadcast: root " + std::to_string(root) + " out of range");
   if (t.is_contiguous()) {
@@ -96,6 +116,7 @@ void Communicator::broadcast(at::Tensor& t, int root) {
 }
 
 at::Tensor Communicator::all_gather(const at::Tensor& t, std::vector<std::int64_t>* rows_out) {
+  BlockedTimer timer(*this, &t);
   Backend& b = backend_for(t, "all_gather");
   at::Tensor in = t.dim() == 0 ? t.reshape({1}) : t;
   in = in.contiguous();
@@ -122,6 +143,9 @@ at::Tensor Communicator::all_gather(const at::Tensor& t, std::vector<std::int64_
   return b.all_gather(in, rows);
 }
 
-void Communicator::barrier() { mpi_->barrier(); }
+void Communicator::barrier() {
+  BlockedTimer timer(*this, nullptr);
+  mpi_->barrier();
+}
 
 }  // namespace gantry::dist

@@ -8,6 +8,7 @@
 #include <mpi.h>
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -61,6 +62,15 @@ class Communicator {
   // Host-level barrier, always over MPI (queued behind pending MPI collectives).
   void barrier();
 
+  // Host seconds this communicator has spent blocked in its synchronous collectives
+  // (all_reduce, broadcast, all_gather, barrier) since it was made; GradSync's
+  // asynchronous reduces are timed by GradSync. On CUDA the NCCL calls are
+  // stream-ordered, so their host time is only the launch.
+  double blocked_seconds() const { return blocked_ns_.load(std::memory_order_relaxed) * 1e-9; }
+  // How many such collectives, and their bytes (this rank's input), since it was made.
+  std::int64_t blocked_calls() const { return blocked_calls_.load(std::memory_order_relaxed); }
+  std::int64_t blocked_bytes() const { return blocked_bytes_.load(std::memory_order_relaxed); }
+
   // The MPI communicator (for bootstrap-level exchanges such as hashes of strings).
   MPI_Comm mpi_comm() const { return comm_; }
   void shutdown();
@@ -74,6 +84,8 @@ class Communicator {
   std::unique_ptr<MpiBackend> mpi_;
   std::unique_ptr<Backend> nccl_;
   bool shut_down_ = false;
+  std::atomic<std::int64_t> blocked_ns_{0}, blocked_calls_{0}, blocked_bytes_{0};
+  friend class BlockedTimer;
 };
 
 // Checks that `t`'s dtype is one the communicator reduces; throws DistError naming `op`.

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
 
+#include <cmath>
 #include <map>
 #include <tuple>
 
@@ -25,13 +26,18 @@ GradSync::GradSync(const torch::nn::Module& module, Communicator& comm, GradSync
 
 GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> named_params, Communicator& comm,
                    GradSyncOptions options)
-    : comm_(comm), options_(options), passthrough_(comm.size() == 1 && !options.buckets_on_one_rank) {
+    : comm_(comm),
+      options_(options),
+      passthrough_(comm.size() == 1 && !options.buckets_on_one_rank),
+      inv_world_(1.0 / comm.size()),
+      inv_world_tensor_(torch::scalar_tensor(1.0 / comm.size(), torch::kDouble)) {
   for (auto& [name, t] : named_params) {
     if (!t.requires_grad()) continue;  // frozen parameters are not synchronised
     if (!t.is_leaf()) throw DistError("GradSync: parameter " + name + " is not a leaf tensor");
     params_.push_back(Param{name, t});
   }
   build_buckets();
+  if (options_.timing && !params_.empty()) timeline_ = std::make_unique<Timeline>(params_.front().tensor.device());
   for (std::size_t i = 0; i < params_.size(); ++i) {
     params_[i].hook = params_[i].tensor.register_hook([this, i](const torch::Tensor& grad) { on_grad(i, grad); });
   }
@@ -68,6 +74,7 @@ void GradSync::build_buckets() {
     p.offset = b.grad_numel;
     b.grad_numel += p.tensor.numel();
     b.params.push_back(k);
+    b.bytes += nbytes;
     bytes[it->second] += nbytes;
   }
   for (auto& b : buckets_) {
@@ -92,14 +99,31 @@ void GradSync::begin() {
   for (auto& b : buckets_) {
     b.pending = b.params.size();
     b.work.reset();
+    b.arrivals = 0;
+    b.ready_mark = kNoMark;
   }
   next_launch_ = 0;
   launched_in_backward_ = 0;
   armed_ = options_.overlap;
+  in_phase_ = true;
+  if (timeline_) {
+    timeline_->clear();
+    timeline_->mark();  // stamp 0: begin()
+    backward_mark_ = 0;
+  }
+}
+
+void GradSync::mark_backward_start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (timeline_ && in_phase_) backward_mark_ = timeline_->mark();
 }
 
 void GradSync::on_grad(std::size_t index, const torch::Tensor& grad) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (timeline_ && in_phase_) {  // the bucket is ready for reduction when its last gradient arrives
+    Bucket& b = buckets_[params_[index].bucket];
+    if (++b.arrivals == b.params.size()) b.ready_mark = timeline_->mark();
+  }
   if (!armed_) return;
   Param& p = params_[index];
   if (p.arrived) {
@@ -115,7 +139,7 @@ void GradSync::on_grad(std::size_t index, const torch::Tensor& grad) {
     throw DistError("GradSync: parameter " + p.name + " received a gradient after its bucket was reduced");
   }
   torch::NoGradGuard no_grad;
-  slot_view(b, p).copy_(grad);
+  pack(slot_view(b, p), grad);
   b.flat[b.grad_numel + static_cast<std::int64_t>(p.slot)].fill_(1);
   p.arrived = true;
   if (--b.pending == 0) launch_ready_buckets(/*in_backward=*/true);
@@ -130,7 +154,18 @@ void GradSync::launch_ready_buckets(bool in_backward) {
   }
 }
 
-void GradSync::launch(Bucket& b) { b.work = comm_.all_reduce_async(b.flat, ReduceOp::kAverage); }
+// A gradient goes into its bucket already divided by the world size (in the same
+// pass as the copy), so the bucket's reduction is a plain sum: no second pass
+// over the bucket to average it. The flags are summed: > 0 means "some rank had one".
+void GradSync::pack(torch::Tensor slot, const torch::Tensor& grad) const {
+  if (inv_world_ == 1.0) {
+    slot.copy_(grad);
+  } else {
+    at::mul_out(slot, grad, inv_world_tensor_);
+  }
+}
+
+void GradSync::launch(Bucket& b) { b.work = comm_.all_reduce_async(b.flat, ReduceOp::kSum); }
 
 // Parameter p's place in its bucket, with p's own strides (p is dense, e.g. channels_last).
 torch::Tensor GradSync::slot_view(Bucket& b, const Param& p) {
@@ -142,7 +177,12 @@ torch::Tensor GradSync::slot_view(Bucket& b, const Param& p) {
 void GradSync::finish() {
   std::lock_guard<std::mutex> lock(mu_);
   armed_ = false;
-  if (passthrough_) return;  // gradients stay where autograd put them
+  in_phase_ = false;
+  const std::size_t finish_mark = timeline_ ? timeline_->mark() : kNoMark;
+  if (passthrough_) {  // gradients stay where autograd put them
+    if (timeline_) resolve_timing(finish_mark, timeline_->mark());
+    return;
+  }
   torch::NoGradGuard no_grad;
   // Fill in what backward did not deliver: zeros and a 0 flag (overlap), or
   // every gradient at once (no overlap), then launch the rest in order.
@@ -156,7 +196,7 @@ void GradSync::finish() {
       const bool has = !options_.overlap && g.defined();
       p.arrived = has;
       if (has) {
-        slot_view(b, p).copy_(g);
+        pack(slot_view(b, p), g);
       } else {
         dst.zero_();
       }
@@ -185,6 +225,21 @@ void GradSync::finish() {
       // it before the bucket is refilled.
       grad = slot_view(b, p);
     }
+  }
+  if (timeline_) resolve_timing(finish_mark, timeline_->mark());
+}
+
+// With mu_ held, at the end of finish(): stamps → seconds.
+void GradSync::resolve_timing(std::size_t finish_mark, std::size_t done_mark) {
+  const auto t = timeline_->resolve();
+  const double t0 = t[backward_mark_];
+  timing_.backward_s = t[finish_mark] - t0;
+  timing_.exposed_s = t[done_mark] - t[finish_mark];
+  timing_.bucket_bytes.clear();
+  timing_.bucket_ready_s.clear();
+  for (const auto& b : buckets_) {
+    timing_.bucket_bytes.push_back(b.bytes);
+    timing_.bucket_ready_s.push_back(b.ready_mark == kNoMark ? std::nan("") : t[b.ready_mark] - t0);
   }
 }
 

@@ -20,16 +20,26 @@
 // views into the buckets (with each parameter's strides), valid until the next begin().
 // One rank: nothing to average, so no bucket is filled or reduced; the
 // gradients stay autograd's (the one-backward rule is still enforced).
+//
+// Timing (options.timing): where the phase's time went, on the device's own
+// timeline (dist/timeline.h; on CUDA this syncs once per finish()):
+//   sync.begin(); forward...; sync.mark_backward_start(); loss.backward(); sync.finish();
+//   sync.timing()  // backward time, exposed communication, each bucket's ready time
+// Per-bucket ready times are what a scaling model needs (docs/SCALING.md): a
+// bucket's all-reduce can start no earlier, and what is left after backward is exposed.
 #pragma once
 #include <torch/nn/module.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "dist/communicator.h"
+#include "dist/timeline.h"
 
 namespace gantry::dist {
 
@@ -40,6 +50,18 @@ struct GradSyncOptions {
   // Buckets and collectives even on one rank (normally a pass-through there):
   // how the bucket protocol over NCCL is tested on a machine with one GPU.
   bool buckets_on_one_rank = false;
+  bool timing = false;  // fill timing() at every finish()
+};
+
+// One phase's timing (GradSyncOptions::timing). Seconds on the device's timeline.
+struct GradSyncTiming {
+  double backward_s = 0;  // mark_backward_start() (else begin()) → finish() called
+  double exposed_s = 0;   // finish() called → gradients in place: communication (and, without
+                          // overlap, packing) that backward did not hide
+  // Per bucket, in launch order: its size, and backward start → its last gradient's
+  // hook (NaN when some of its parameters got no gradient in backward).
+  std::vector<std::int64_t> bucket_bytes;
+  std::vector<double> bucket_ready_s;
 };
 
 class GradSync {
@@ -52,7 +74,10 @@ class GradSync {
   GradSync& operator=(const GradSync&) = delete;
 
   void begin();
+  void mark_backward_start();  // optional; a timing reference (no-op unless options.timing)
   void finish();
+  // The last finish()'s timing; empty unless options.timing.
+  const GradSyncTiming& timing() const { return timing_; }
 
   std::size_t num_buckets() const { return buckets_.size(); }
   // Names of the parameters in bucket b, in packing order.
@@ -76,12 +101,18 @@ class GradSync {
     torch::Tensor flat;  // [grads..., one flag per parameter]
     std::size_t pending = 0;
     WorkPtr work;
+    std::int64_t bytes = 0;
+    std::size_t arrivals = 0;  // timing: gradients seen in this backward
+    std::size_t ready_mark = kNoMark;
   };
 
+  static constexpr std::size_t kNoMark = static_cast<std::size_t>(-1);
   void build_buckets();
+  void resolve_timing(std::size_t finish_mark, std::size_t done_mark);
   void on_grad(std::size_t index, const torch::Tensor& grad);
   void launch_ready_buckets(bool in_backward);
   void launch(Bucket& b);
+  void pack(torch::Tensor slot, const torch::Tensor& grad) const;
   static torch::Tensor slot_view(Bucket& b, const Param& p);
 
   Communicator& comm_;
@@ -90,9 +121,15 @@ class GradSync {
   std::vector<Bucket> buckets_;
   std::mutex mu_;
   bool passthrough_ = false;  // world size 1
+  double inv_world_ = 1.0;
+  torch::Tensor inv_world_tensor_;  // 0-d, CPU: multiplies gradients of any device and dtype
   bool armed_ = false;
   std::size_t next_launch_ = 0;
   std::size_t launched_in_backward_ = 0;
+  bool in_phase_ = false;  // between begin() and finish()
+  std::unique_ptr<Timeline> timeline_;  // options.timing
+  std::size_t backward_mark_ = kNoMark;
+  GradSyncTiming timing_;
 };
 
 }  // namespace gantry::dist

@@ -35,6 +35,7 @@
 #include "train/precision.h"
 #include "train/sample_grid.h"
 #include "train/step_profiler.h"
+#include "train/step_timing.h"
 #include "train/tensorboard_writer.h"
 
 namespace gantry::train {
@@ -149,6 +150,10 @@ class Trainer {
   void g_step(int64_t t, StepMetrics& m);
   void log(int64_t t, const StepMetrics& step_metrics, double dt, int64_t n_steps);
   void update(const std::vector<torch::Tensor>& params, FusedAdam& opt, const char* who, StepMetrics& m);
+  CollectiveUse collectives_so_far() const {
+    return {comm_.blocked_calls(), comm_.blocked_bytes(), comm_.blocked_seconds()};
+  }
+  void note_timing(const char* phase, const dist::GradSync& sync, const CollectiveUse& before, StepMetrics& m);
   int64_t count_skipped_updates();
   torch::Tensor g_forward(const torch::Tensor& z);
   models::DOutput d_forward(const torch::Tensor& x);
@@ -178,6 +183,8 @@ class Trainer {
   std::ofstream metrics_;
   std::unique_ptr<TensorBoardWriter> tb_;  // rank 0
   std::unique_ptr<StepProfiler> profiler_;   // GANTRY_PROFILE, rank 0
+  StepTimingLog timing_log_;                 // log.timing
+  std::ofstream timing_;                     // rank 0: timing.jsonl
   Clock::time_point started_;
 };
 
@@ -209,6 +216,7 @@ void Trainer::build() {
   sync_options.overlap = c.train.grad_sync_overlap;
   sync_options.bucket_cap_bytes = static_cast<std::size_t>(c.train.bucket_cap_mb * (1 << 20));
   sync_options.first_bucket_cap_bytes = std::min(sync_options.first_bucket_cap_bytes, sync_options.bucket_cap_bytes);
+  sync_options.timing = c.log.timing;
   // Stochastic banks make G's backward graph depend on each rank's routes, so the
   // order in which autograd reaches G's gradient hooks and the collectives of
   // synchronized BN's backward differs between ranks: buckets launched from
@@ -407,6 +415,18 @@ int64_t Trainer::count_skipped_updates() {
   return skipped;
 }
 
+// log.timing: the phase's exposed communication is what GradSync::finish waited
+// beyond backward plus the host time of the phase's synchronous collectives
+// (synchronized BN, minibatch discrimination, feature matching).
+void Trainer::note_timing(const char* phase, const dist::GradSync& sync, const CollectiveUse& before, StepMetrics& m) {
+  const auto& t = sync.timing();
+  const auto now = collectives_so_far();
+  const CollectiveUse used{now.calls - before.calls, now.bytes - before.bytes, now.seconds - before.seconds};
+  m.add(std::string("time_") + phase + "_comm_s", t.exposed_s + used.seconds);
+  m.add(std::string("time_") + phase + "_backward_s", t.backward_s);
+  if (world_.rank() == 0) timing_log_.add(phase, t, used);
+}
+
 void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
   RECORD_USER_SCOPE("gantry::d_phase");
   const auto& c = cfg_;
@@ -429,6 +449,7 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
     fake = g_forward(z);
   }
   if (ha_d_) ha_d_->update();
+  const auto collectives0 = collectives_so_far();
   sync_d_->begin();
   torch::Tensor f_real, f_fake;
   if (c.grad_norm() != reg::GradNorm::kNone) {
@@ -468,11 +489,13 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
   if (t >= opt_.inject_nan_first && t <= opt_.inject_nan_last && rank == 0)
     loss = loss * std::numeric_limits<double>::quiet_NaN();
   m.add("loss_d", loss, per_d);
+  sync_d_->mark_backward_start();
   loss.backward();
   {
     RECORD_USER_SCOPE("gantry::grad_sync_finish");
     sync_d_->finish();
   }
+  if (c.log.timing) note_timing("d", *sync_d_, collectives0, m);
   update(d_->parameters(), *opt_d_, "d", m);
   m.add("time_d_s", std::chrono::duration<double>(Clock::now() - t1).count());
   ++d_steps_;
@@ -487,6 +510,7 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
   const auto t0 = Clock::now();
   for (auto& p : d_->parameters()) p.set_requires_grad(false);  // D's gradients are neither computed nor reduced here
   if (ha_g_) ha_g_->update();
+  const auto collectives0 = collectives_so_far();
   sync_g_->begin();
   const auto z = global_normal(key(c.train.seed, kZ, t, c.train.n_dis), gb, c.model.z_dim, rank, world).to(device_);
   g_->set_route_context({phase_id(t, c.train.n_dis), rank * b});
@@ -517,11 +541,13 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
     add("split", c.reg.split_loss_lambda * reg::split_loss(split_maps_fp32(g_->split_maps()),
                                                            reg::split_loss_weights(g_->split_maps().size())));
   m.set("loss_g", loss);
+  sync_g_->mark_backward_start();
   loss.backward();
   {
     RECORD_USER_SCOPE("gantry::grad_sync_finish");
     sync_g_->finish();
   }
+  if (c.log.timing) note_timing("g", *sync_g_, collectives0, m);
   for (auto& p : d_->parameters()) p.set_requires_grad(true);
   update(g_->parameters(), *opt_g_, "g", m);
   {
@@ -541,6 +567,7 @@ void Trainer::log(int64_t t, const StepMetrics& step_metrics, double dt, int64_t
   size_t i = 0;
   for (auto& [k, v] : m) v = tensor[i++].item<double>();
   if (world_.rank() != 0) return;
+  if (cfg_.log.timing) timing_log_.write(timing_, t + 1, world_.size(), cfg_.train.grad_sync_overlap);
   const double img_s = n_steps * cfg_.data.batch * cfg_.train.n_dis / dt;
   nlohmann::json j = {{"step", t + 1}, {"images_seen", images_seen_}, {"img_s", img_s}, {"s_per_kimg", 1000.0 / img_s},
                       {"skipped_updates", skipped_}, {"peak_rss_mb", peak_rss_mb()}, {"ranks", world_.size()}};
@@ -592,6 +619,7 @@ int Trainer::run(const std::atomic<int>& stop) {
   if (world_.rank() == 0) {
     fs::create_directories(opt_.run_dir);
     metrics_.open(opt_.run_dir / "metrics.jsonl", std::ios::app);
+    if (cfg_.log.timing) timing_.open(opt_.run_dir / "timing.jsonl", std::ios::app);
     tb_ = std::make_unique<TensorBoardWriter>((opt_.run_dir / "tensorboard").string());
   }
   profiler_ = StepProfiler::from_env(world_.rank(), device_.is_cuda());
@@ -615,9 +643,11 @@ int Trainer::run(const std::atomic<int>& stop) {
     set_lr(*opt_g_, cfg_.train.g.lr * lr_scale);
     set_lr(*opt_d_, cfg_.train.d.lr * lr_scale);
     if (profiler_) profiler_->before_step(t);
+    const auto step_start = Clock::now();
     for (int64_t k = 0; k < cfg_.train.n_dis; ++k) d_step(t, k, m);
     g_step(t, m);
     const int64_t skipped_now = count_skipped_updates();
+    if (cfg_.log.timing) m.add("time_step_s", std::chrono::duration<double>(Clock::now() - step_start).count());
     if (profiler_) profiler_->after_step(t);
     skipped_ += skipped_now;
     step_ = t + 1;

@@ -62,6 +62,7 @@ std::vector<Field> fields(TrainConfig& c) {
       {"reg.fm_distance", &r.fm_distance}, {"reg.ha_lambda_d", &r.ha_lambda_d}, {"reg.ha_lambda_g", &r.ha_lambda_g},
       {"reg.label_smoothing", &r.label_smoothing}, {"reg.split_loss_lambda", &r.split_loss_lambda},
       {"log.every", &c.log.every}, {"log.sample_every", &c.log.sample_every}, {"log.sample_count", &c.log.sample_count},
+      {"log.timing", &c.log.timing},
       {"eval.every", &c.eval.every}, {"eval.metrics", &c.eval.metrics}, {"eval.count", &c.eval.count},
       {"eval.feature_net", &c.eval.feature_net}, {"eval.ema", &c.eval.ema},
   };

@@ -78,6 +78,9 @@ struct LogConfig {
   int64_t every = 50;          // metrics line every N steps
   int64_t sample_every = 500;  // sample grids every N steps (and at the end)
   int64_t sample_count = 64;
+  // Where each step's time goes (metrics time_*_comm_s, time_*_backward_s, and
+  // per-bucket ready times in timing.jsonl; on CUDA one device sync per phase).
+  bool timing = false;
 };
 
 // Evaluation during training (`gantry eval` semantics, eval/): every `every`

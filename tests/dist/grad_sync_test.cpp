@@ -3,6 +3,10 @@
 // local gradients of an unsynchronised backward.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cmath>
+#include <thread>
+
 #include "dist/communicator.h"
 #include "dist/error.h"
 #include "dist/grad_sync.h"
@@ -207,6 +211,73 @@ TEST(GradSync, SecondBackwardInOnePhaseIsAnError) {
   lin(x).sum().backward();
   EXPECT_THROW(lin(x).sum().backward(), std::exception);
   sync.finish();  // still completes the launched collectives on every rank
+}
+
+// Timing: a known stall in backward between two layers shows up between their
+// buckets' ready times, and a rank whose backward is slower is exposed
+// communication on the others (and blocked time for a synchronous collective).
+TEST(GradSync, TimingSeesBackwardStallsAndLateRanks) {
+  using namespace std::chrono_literals;
+  auto& comm = world().comm();
+  torch::manual_seed(3);
+  auto first = torch::nn::Linear(32, 64), second = torch::nn::Linear(64, 64), out = torch::nn::Linear(64, 1);
+  torch::nn::Sequential net(first, torch::nn::Tanh(), second, torch::nn::Tanh(), out);
+  for (bool overlap : {true, false}) {
+    GradSyncOptions o;
+    o.overlap = overlap;
+    o.timing = true;
+    o.bucket_cap_bytes = 64 * 65 * 4;  // `second` fills a bucket; `first` starts the next
+    o.first_bucket_cap_bytes = 65 * 4;  // `out` alone
+    GradSync sync(*net, comm, o);
+    ASSERT_EQ(sync.num_buckets(), 3u);
+    ASSERT_EQ(sync.bucket_params(2).front(), "0.bias");
+    sync.begin();
+    const auto x = torch::randn({8, 32});
+    auto h = torch::tanh(first(x));
+    // Runs after `second`'s gradients, before `first`'s; rank 1's backward stalls 100 ms longer.
+    const auto stall = comm.rank() == 1 ? 160ms : 60ms;
+    h.register_hook([stall](const torch::Tensor& g) {
+      std::this_thread::sleep_for(stall);
+      return g;
+    });
+    const auto loss = out(torch::tanh(second(h))).pow(2).mean();
+    sync.mark_backward_start();
+    loss.backward();
+    sync.finish();
+    const auto& t = sync.timing();
+    ASSERT_EQ(t.bucket_ready_s.size(), 3u);
+    EXPECT_EQ(t.bucket_bytes[1], 64 * 65 * 4);
+    for (std::size_t b = 0; b < 3; ++b) {
+      ASSERT_TRUE(std::isfinite(t.bucket_ready_s[b])) << b;
+      EXPECT_LE(t.bucket_ready_s[b], t.backward_s) << b;
+      if (b > 0) EXPECT_GE(t.bucket_ready_s[b], t.bucket_ready_s[b - 1]) << b;
+    }
+    EXPECT_GE(t.bucket_ready_s[2] - t.bucket_ready_s[1], 0.055) << "overlap " << overlap;
+    EXPECT_LT(t.bucket_ready_s[1], 0.055) << "overlap " << overlap;
+    EXPECT_GE(t.backward_s, 0.055);
+    EXPECT_GE(t.exposed_s, 0.0);
+    if (comm.size() > 1 && comm.rank() == 0) EXPECT_GE(t.exposed_s, 0.08) << "overlap " << overlap;
+    if (comm.size() > 1 && comm.rank() == 1) EXPECT_LT(t.exposed_s, 0.08) << "overlap " << overlap;
+  }
+  // A synchronous collective's wait counts as blocked time.
+  const double before = comm.blocked_seconds();
+  if (comm.rank() == 1) std::this_thread::sleep_for(100ms);
+  auto v = torch::ones({4});
+  comm.all_reduce(v);
+  if (comm.size() > 1 && comm.rank() == 0) EXPECT_GE(comm.blocked_seconds() - before, 0.08);
+  EXPECT_GE(comm.blocked_seconds(), before);
+}
+
+TEST(GradSync, TimingIsEmptyWhenOff) {
+  auto& comm = world().comm();
+  torch::nn::Linear lin(4, 1);
+  GradSync sync(*lin, comm, GradSyncOptions{});
+  sync.begin();
+  sync.mark_backward_start();
+  lin(torch::randn({2, 4})).sum().backward();
+  sync.finish();
+  EXPECT_TRUE(sync.timing().bucket_ready_s.empty());
+  EXPECT_EQ(sync.timing().backward_s, 0.0);
 }
 
 }  // namespace

@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""gantry's scaling model (docs/SCALING.md): a step's time is its compute plus
+the communication that backward does not hide.
+
+  T(N) = T_profile − comm_profile + Σ_phases k_p · (exposed_p(N) + collectives_p(N))
+
+T_profile, comm_profile: a measured run's step time and exposed communication
+(bench/scaling.py JSON; on 1 rank comm ≈ 0). exposed_p: GradSync's buckets of
+phase p (D, G; k_p of them per step) replayed on one communication channel:
+bucket b starts at max(its ready time in backward, the previous bucket's end)
+and takes t_ar(bytes_b); what runs past backward's end is exposed (without
+overlap every bucket starts after backward). Ready times and sizes come from
+gantry's own hooks (log.timing → timing.jsonl). collectives_p: the phase's
+synchronous collectives (synchronized BN: its table grows with N), latency-bound.
+
+All-reduce cost t_ar(S, N):
+  ring: 2(N−1)·α + S · 2(N−1)/N / B      (B: bus bandwidth, nccl-tests' busbw)
+  tree: 2·⌈log2 N⌉·α + S · 2(N−1)/N / B   (NCCL's trees reach ring busbw at large S)
+  t_ar = min(ring, tree), α per hop; across nodes the inter-node α and
+  B = min(intra busbw, inter-node busbw).
+For MPI on a shaped link the measured sweep at that N is fitted directly:
+t_ar(S) = a + b·S (bench_grad_sync --sweep; sizes ≥ 256 KiB, where buckets live).
+
+  bench/scaling_model.py calibrate SWEEP.json [--min-bytes 262144]
+  bench/scaling_model.py validate --profile SHM.json --measured HOSTS.json --sweeps LABEL=SWEEP.json ...
+  bench/scaling_model.py caps --profile RUN.json --workload W --sweep SWEEP.json [--caps 0.25,1,4,25]
+  bench/scaling_model.py project --profile GPU.json [--workloads resnet128_pgn,resnet256_pgn] [--out FILE.md]
+"""
+import argparse
+import json
+import math
+import sys
+
+MiB = 1 << 20
+
+
+def die(msg):
+    print(f"scaling_model: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        die(f"cannot read {path}: {e}")
+
+
+# ------------------------------------------------------------------ links
+def fit_sweep(sweep_json, min_bytes=256 * 1024):
+    """Least-squares a + b·S over the sweep's sizes ≥ min_bytes (relative error weighted)."""
+    rows = [r for r in sweep_json.get("raw_sweep", []) if r["bytes"] >= min_bytes]
+    if len(rows) < 2:
+        die("the sweep needs at least two sizes ≥ --min-bytes (bench_grad_sync --sweep)")
+    # Weighted by 1/t: each size counts by its relative error.
+    w = [1 / (r["ms"] * 1e-3) for r in rows]
+    xs = [r["bytes"] for r in rows]
+    ys = [r["ms"] * 1e-3 for r in rows]
+    sw = sum(wi * wi for wi in w)
+    sx = sum(wi * wi * x for wi, x in zip(w, xs))
+    sy = sum(wi * wi * y for wi, y in zip(w, ys))
+    sxx = sum(wi * wi * x * x for wi, x in zip(w, xs))
+    sxy = sum(wi * wi * x * y for wi, x, y in zip(w, xs, ys))
+    b = (sw * sxy - sx * sy) / (sw * sxx - sx * sx)
+    a = (sy - b * sx) / sw
+    small = min(sweep_json["raw_sweep"], key=lambda r: r["bytes"])
+    fit = {"a_s": max(a, 0.0), "b_s_per_byte": b, "n": sweep_json["world_size"],
+           "small_s": small["ms"] * 1e-3, "small_bytes": small["bytes"],
+           "algbw_GBs": 1e-9 / b if b > 0 else float("inf")}
+    fit["residuals_pct"] = [round(100 * ((fit["a_s"] + b * x) - y) / y, 1) for x, y in zip(xs, ys)]
+    return fit
+
+
+class MeasuredLink:
+    """t_ar from a fitted sweep at one world size (what the shaped links are)."""
+
+    def __init__(self, fit):
+        self.fit = fit
+
+    def allreduce(self, nbytes, n):
+        if n != self.fit["n"]:
+            die(f"the link was calibrated at {self.fit['n']} ranks, asked for {n}")
+        if nbytes <= self.fit["small_bytes"]:
+            return self.fit["small_s"]
+        return max(self.fit["small_s"], self.fit["a_s"] + self.fit["b_s_per_byte"] * nbytes)
+
+
+class Cluster:
+    """NCCL on nodes of g GPUs: intra-node busbw/α, inter-node busbw (per node, all NICs)/α."""
+
+    def __init__(self, name, gpus_per_node, intra_busbw, intra_alpha, inter_busbw, inter_alpha, note):
+        self.name, self.g = name, gpus_per_node
+        self.intra_busbw, self.intra_alpha = intra_busbw, intra_alpha
+        self.inter_busbw, self.inter_alpha = inter_busbw, inter_alpha
+        self.note = note
+
+    def allreduce(self, nbytes, n):
+        if n <= 1:
+            return 0.0
+        nodes = math.ceil(n / self.g)
+        busbw = self.intra_busbw if nodes == 1 else min(self.intra_busbw, self.inter_busbw)
+        wire = nbytes * 2 * (n - 1) / n / busbw
+        if nodes == 1:
+            ring_lat = 2 * (n - 1) * self.intra_alpha
+            tree_lat = 2 * math.ceil(math.log2(n)) * self.intra_alpha
+        else:
+            ring_lat = 2 * ((n - nodes) * self.intra_alpha + nodes * self.inter_alpha)
+            tree_lat = 2 * (math.ceil(math.log2(self.g)) * self.intra_alpha + math.ceil(math.log2(nodes)) * self.inter_alpha)
+        return min(ring_lat, tree_lat) + wire
+
+
+# Inputs, cited in docs/SCALING.md: NVLink4 (H100/H200 SXM, NVSwitch) ring busbw ~370 GB/s
+# (NVIDIA/nccl-tests#212); NDR 400 Gbit/s CX-7 ~48 GB/s per NIC (NVIDIA/nccl-tests#267);
+# HDR 200 Gbit/s ~24 GB/s per NIC (NVIDIA/nccl-tests#119); DGX-A100 with 8×200G: 192 GB/s
+# inter-node all-reduce busbw (NVIDIA/nccl#1576). α: assumptions (2 µs per NVLink hop,
+# 8 µs per network hop), stated in the doc.
+CLUSTERS = [
+    Cluster("8xNVLink + 8x400G IB", 8, 370e9, 2e-6, 8 * 48e9, 8e-6, "one NDR NIC per GPU (DGX H100 style)"),
+    Cluster("8xNVLink + 8x200G IB", 8, 370e9, 2e-6, 8 * 24e9, 8e-6, "one HDR NIC per GPU"),
+    Cluster("8xNVLink + 1x400G IB", 8, 370e9, 2e-6, 48e9, 8e-6, "one NDR NIC per node"),
+    Cluster("8xNVLink + 1x200G IB", 8, 370e9, 2e-6, 24e9, 8e-6, "one HDR NIC per node"),
+]
+
+
+# ------------------------------------------------------------------ step model
+def rebucket(buckets, cap_bytes):
+    """Merge a fine profile's consecutive buckets (launch order) as GradSync packs them: the
+    first bucket up to min(1 MiB, cap), the others up to the cap. A merged bucket is ready when
+    its last part is (None: some part got no gradient in backward, launched after it)."""
+    out = []
+    for nbytes, ready in buckets:
+        if out:
+            limit = min(MiB, cap_bytes) if len(out) == 1 else cap_bytes
+            if out[-1][0] + nbytes <= limit:
+                prev = out[-1][1]
+                out[-1] = [out[-1][0] + nbytes, None if ready is None or prev is None else max(prev, ready)]
+                continue
+        out.append([nbytes, ready])
+    return [tuple(b) for b in out]
+
+
+def exposed(buckets, backward_s, ar, overlap):
+    """Communication past the end of backward: buckets on one channel, in launch order."""
+    end = 0.0 if overlap else backward_s
+    for nbytes, ready in buckets:
+        start = max(backward_s if (ready is None or not overlap) else ready, end)
+        end = start + ar(nbytes)
+    return max(0.0, end - backward_s)
+
+
+def predict(run, link, n, overlap=None, cap_mb=None):
+    """Predicted step seconds of `run`'s workload at n ranks on `link`, and its parts."""
+    split, prof = run["split"], run.get("buckets") or {}
+    if not prof:
+        die(f"run {run['workload']} has no bucket profile (log.timing)")
+    overlap = run["overlap"] if overlap is None else overlap
+    base = split["step_s"] - (split["comm_s"] or 0.0)
+    comm = 0.0
+    for phase, p in prof.items():
+        buckets = list(zip(p["bucket_bytes"], p["bucket_ready_s"]))
+        if cap_mb is not None:
+            buckets = rebucket(buckets, int(cap_mb * MiB))
+        k = p["phases_per_step"]
+        exp = exposed(buckets, p["backward_s"], lambda s: link.allreduce(s, n), overlap) if n > 1 else 0.0
+        calls = p.get("sync_collectives", 0)
+        coll = 0.0
+        if calls and n > 1:
+            per_call = p["sync_collective_bytes"] / calls * n / max(run["ranks"], 1)  # BN's table grows with N
+            coll = calls * link.allreduce(per_call, n)
+        comm += k * (exp + coll)
+    return base + comm, {"compute_and_data_s": base, "comm_s": comm}
+
+
+# ------------------------------------------------------------------ commands
+def cmd_calibrate(a):
+    for path in a.sweeps:
+        fit = fit_sweep(load(path), a.min_bytes)
+        print(json.dumps({"sweep": path, **fit}))
+
+
+def runs_of(results, **match):
+    return [r for r in results["runs"].values()
+            if "s_per_kimg" in r and all(r.get(k) == v for k, v in match.items())]
+
+
+def cmd_validate(a):
+    shm = load(a.profile)
+    hosts = load(a.measured)
+    links = {}
+    for item in a.sweeps:
+        label, _, path = item.partition("=")
+        links[label] = MeasuredLink(fit_sweep(load(path), a.min_bytes))
+    rows, worst = [], 0.0
+    for m in sorted(hosts["runs"].values(), key=lambda r: (r["label"], r["workload"], r["ranks"], r["overlap"])):
+        if "s_per_kimg" not in m or m["ranks"] < 2 or m["label"] not in links:
+            continue
+        prof = runs_of(shm, workload=m["workload"], mode=m["mode"], batch=m["batch"], ranks=m["ranks"],
+                       overlap=m["overlap"], bucket_cap_mb=m["bucket_cap_mb"])
+        if not prof:
+            continue
+        pred, parts = predict(prof[0], links[m["label"]], m["ranks"])
+        meas = m["split"]["step_s"]
+        err = (pred - meas) / meas
+        worst = max(worst, abs(err))
+        rows.append((m["label"], m["workload"], m["ranks"], m["overlap"], m["bucket_cap_mb"], meas, pred, err,
+                     m["split"]["comm_s"], parts["comm_s"]))
+    print("| link | workload | N | overlap | cap MiB | measured s/step | predicted | error | measured comm | predicted comm |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {'on' if r[3] else 'off'} | {r[4]:g} | {r[5]:.3f} | {r[6]:.3f} | "
+              f"{100 * r[7]:+.1f} % | {r[8]:.3f} | {r[9]:.3f} |")
+    print(f"\nworst |error| {100 * worst:.1f} % over {len(rows)} runs (goal ≤ 15 %)")
+
+
+def cmd_caps(a):
+    res = load(a.profile)
+    runs = runs_of(res, workload=a.workload)
+    if not runs:
+        die(f"no run of {a.workload} in {a.profile}")
+    run = min(runs, key=lambda r: r["bucket_cap_mb"])  # the finest profile
+    link = MeasuredLink(fit_sweep(load(a.sweep), a.min_bytes))
+    n = link.fit["n"]
+    print(f"{a.workload}: profile {run['label']} (cap {run['bucket_cap_mb']:g} MiB), link fitted at {n} ranks, "
+          f"algbw {link.fit['algbw_GBs']:.2f} GB/s")
+    print("| bucket cap MiB | overlap | predicted s/step | exposed comm | exposed / step |")
+    print("|---|---|---|---|---|")
+    for cap in [float(c) for c in a.caps.split(",")]:
+        for ov in (True, False):
+            t, parts = predict(run, link, n, overlap=ov, cap_mb=cap)
+            print(f"| {cap:g} | {'on' if ov else 'off'} | {t:.3f} | {parts['comm_s']:.3f} | "
+                  f"{100 * parts['comm_s'] / t:.1f} % |")
+
+
+def strong_table(w, runs, global_batch=512):
+    """Strong scaling at a fixed global D batch, relative to one 8-GPU node: per-GPU batch
+    global/N; compute from the fp32 profiles at per-GPU batch 64 and 8 (below 8 the batch-8
+    profile's time is used: an upper bound on compute, so E is a lower bound)."""
+    by_batch = {r["batch"]: r for r in runs if r["label"].startswith("gpu-fp32")}
+    if not {64, 8} <= set(by_batch):
+        return []
+    out = [f"\n**{w}**, strong scaling at a global D batch of {global_batch} (fp32 profiles), "
+           f"E(N) = 8·T8 / (N·TN), relative to one 8-GPU node\n",
+           "| interconnect | " + " | ".join(f"N={n} (b={global_batch / n:g})" for n in (8, 64, 256, 1024)) + " |",
+           "|---|" + "---|" * 4]
+    for cl in CLUSTERS:
+        t8 = predict(by_batch[64], cl, 8, overlap=True, cap_mb=25)[0]
+        cells = []
+        for n in (8, 64, 256, 1024):
+            b = global_batch / n
+            if b < 1:
+                cells.append("impossible: < 1 image per GPU")
+                continue
+            prof = by_batch[64] if b >= 64 else by_batch[8]
+            t = predict(prof, cl, n, overlap=True, cap_mb=25)[0]
+            if 8 < b < 64:  # between the two profiles: linear in the batch
+                t64 = predict(by_batch[64], cl, n, overlap=True, cap_mb=25)[0]
+                t = t + (t64 - t) * (b - 8) / 56
+            bound = " (≥)" if b < 8 else ""
+            cells.append(f"{t:.3f} s/step{bound}, E {8 * t8 / (n * t):.2f}{' (≤)' if b < 8 else ''}")
+        out.append(f"| {cl.name} | " + " | ".join(cells) + " |")
+    return out
+
+
+def cmd_project(a):
+    res = load(a.profile)
+    out = []
+    for w in a.workloads.split(","):
+        runs = runs_of(res, workload=w, ranks=1)
+        if not runs:
+            out.append(f"\n{w}: no 1-GPU profile in {a.profile}\n")
+            continue
+        for run in sorted(runs, key=lambda r: (r["label"], -r["batch"])):
+            t1 = run["split"]["step_s"]
+            imgs = run["d_batch"] * run["buckets"].get("d", {}).get("phases_per_step", 1)
+            out.append(f"\n**{w}**, per-GPU D batch {run['batch']}, profile `{run['label']}` "
+                       f"(1 GPU: {t1:.3f} s/step, {1000 * t1 / imgs:.2f} s/kimg); weak scaling, overlap on, "
+                       f"bucket cap {run['bucket_cap_mb']:g} MiB re-bucketed to 25 MiB\n")
+            ns = [8, 64, 256, 1024]
+            out.append("| interconnect | " + " | ".join(f"N={n}: s/kimg, E(N)" for n in ns) + " |")
+            out.append("|---|" + "---|" * len(ns))
+            for cl in CLUSTERS:
+                cells = []
+                for n in ns:
+                    t, parts = predict(run, cl, n, overlap=True, cap_mb=25)
+                    cells.append(f"{1000 * t / (imgs * n):.3f}, {t1 / t:.2f}")
+                out.append(f"| {cl.name} | " + " | ".join(cells) + " |")
+        out += strong_table(w, runs)
+    text = "\n".join(out)
+    print(text)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text + "\n")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("calibrate")
+    c.add_argument("sweeps", nargs="+")
+    v = sub.add_parser("validate")
+    v.add_argument("--profile", required=True)
+    v.add_argument("--measured", required=True)
+    v.add_argument("--sweeps", nargs="+", required=True, metavar="LABEL=SWEEP.json")
+    k = sub.add_parser("caps")
+    k.add_argument("--profile", required=True)
+    k.add_argument("--workload", required=True)
+    k.add_argument("--sweep", required=True)
+    k.add_argument("--caps", default="0.25,1,4,8,25,64")
+    j = sub.add_parser("project")
+    j.add_argument("--profile", required=True)
+    j.add_argument("--workloads", default="resnet128_pgn,resnet256_pgn")
+    j.add_argument("--out")
+    for s in (c, v, k):
+        s.add_argument("--min-bytes", type=int, default=256 * 1024)
+    a = p.parse_args()
+    {"calibrate": cmd_calibrate, "validate": cmd_validate, "caps": cmd_caps, "project": cmd_project}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""bench/scaling_model.py against hand-derived cases: the α-β fit recovers a
+known line, buckets merge as GradSync packs them, the overlap replay gives the
+exposed time worked out by hand, the NCCL-style cost follows the busbw formula,
+and predict() swaps a profile's communication for the modelled one."""
+import math
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+import scaling_model as m  # noqa: E402
+
+MiB = 1 << 20
+
+
+class Fit(unittest.TestCase):
+    def test_recovers_a_line(self):
+        a, b = 150e-6, 1 / 1.1e9  # 150 µs + 1.1 GB/s
+        sweep = {"world_size": 2, "raw_sweep": [
+            {"bytes": s, "ms": (a + b * s) * 1e3} for s in (4096, 65536, 262144, 1 << 20, 4 << 20, 16 << 20)]}
+        fit = m.fit_sweep(sweep)
+        self.assertAlmostEqual(fit["a_s"], a, delta=1e-9)
+        self.assertAlmostEqual(fit["b_s_per_byte"] * 1e9, b * 1e9, places=6)
+        link = m.MeasuredLink(fit)
+        self.assertAlmostEqual(link.allreduce(8 << 20, 2), a + b * (8 << 20), places=9)
+        self.assertAlmostEqual(link.allreduce(100, 2), (a + b * 4096), places=9)  # the smallest measured size
+        with self.assertRaises(SystemExit):
+            link.allreduce(1 << 20, 4)  # calibrated at 2 ranks only
+
+    def test_needs_two_sizes(self):
+        with self.assertRaises(SystemExit):
+            m.fit_sweep({"world_size": 2, "raw_sweep": [{"bytes": 1 << 20, "ms": 1.0}]})
+
+
+class Buckets(unittest.TestCase):
+    def test_first_bucket_small_then_cap(self):
+        fine = [(512 * 1024, 0.1), (512 * 1024, 0.2), (2 * MiB, 0.3), (2 * MiB, 0.4), (1 * MiB, None), (3 * MiB, 0.6)]
+        got = m.rebucket(fine, 4 * MiB)
+        # bucket 0: 0.5+0.5 MiB = 1 MiB (its cap); bucket 1: 2+2 = 4 MiB; bucket 2: 1 (no gradient) + 3 = 4 MiB.
+        self.assertEqual(got, [(1 * MiB, 0.2), (4 * MiB, 0.4), (4 * MiB, None)])
+
+    def test_replay(self):
+        ar = lambda s: s / MiB * 0.1  # noqa: E731  0.1 s per MiB
+        b = [(1 * MiB, 0.2), (2 * MiB, 0.3), (1 * MiB, 0.9)]
+        # overlap: 0.2→0.3, 0.3→0.5, 0.9→1.0; backward ends at 1.0: nothing exposed.
+        self.assertAlmostEqual(m.exposed(b, 1.0, ar, True), 0.0)
+        # backward ends at 0.95: 0.05 exposed.
+        self.assertAlmostEqual(m.exposed(b, 0.95, ar, True), 0.05)
+        # without overlap everything follows backward: 0.4 s.
+        self.assertAlmostEqual(m.exposed(b, 1.0, ar, False), 0.4)
+        # a channel busy with a big early bucket delays the later ones: 0→1.0, then 1.0→1.1.
+        self.assertAlmostEqual(m.exposed([(10 * MiB, 0.0), (1 * MiB, 0.1)], 0.5, ar, True), 0.6)
+
+
+class Cluster(unittest.TestCase):
+    def test_busbw_formula(self):
+        c = m.Cluster("t", 8, 100e9, 0.0, 10e9, 0.0, "")
+        s = 1e9
+        self.assertAlmostEqual(c.allreduce(s, 8), s * 2 * 7 / 8 / 100e9)
+        self.assertAlmostEqual(c.allreduce(s, 64), s * 2 * 63 / 64 / 10e9)  # the network is the bottleneck
+        self.assertEqual(c.allreduce(s, 1), 0.0)
+
+    def test_latency_takes_the_cheaper_of_ring_and_tree(self):
+        c = m.Cluster("t", 8, 1e30, 1e-6, 1e30, 1e-5, "")
+        n = 1024
+        ring = 2 * ((n - 128) * 1e-6 + 128 * 1e-5)
+        tree = 2 * (3 * 1e-6 + 7 * 1e-5)
+        self.assertAlmostEqual(c.allreduce(8, n), min(ring, tree), places=12)
+        self.assertLess(tree, ring)
+
+
+class Predict(unittest.TestCase):
+    def run_(self, comm_s):
+        return {"workload": "w", "ranks": 1, "overlap": True, "split": {"step_s": 2.0, "comm_s": comm_s},
+                "buckets": {"d": {"phases_per_step": 2, "bucket_bytes": [MiB, 4 * MiB], "bucket_ready_s": [0.1, 0.5],
+                                  "backward_s": 0.5, "sync_collectives": 0},
+                            "g": {"phases_per_step": 1, "bucket_bytes": [MiB], "bucket_ready_s": [0.3],
+                                  "backward_s": 0.3, "sync_collectives": 4, "sync_collective_bytes": 4000}}}
+
+    def test_swaps_measured_for_modelled_communication(self):
+        link = m.Cluster("t", 8, MiB / 0.1, 0.0, MiB / 0.1, 0.0, "")  # busbw: 0.1 s per MiB
+        n = 2  # 2(n-1)/n = 1: t_ar(S) = S / busbw
+        t, parts = m.predict(self.run_(comm_s=0.25), link, n)
+        # D: 0.1→0.2, then 0.5→0.9: 0.4 exposed, twice per step. G: 0.3→0.4: 0.1 exposed.
+        # G's 4 collectives of 1000 bytes each, table ×2 at 2 ranks: 4 · 2000 B / busbw.
+        coll = 4 * 2000 / (MiB / 0.1)
+        self.assertAlmostEqual(parts["comm_s"], 2 * 0.4 + 0.1 + coll)
+        self.assertAlmostEqual(t, 2.0 - 0.25 + parts["comm_s"])
+        self.assertAlmostEqual(m.predict(self.run_(0.25), link, 1)[0], 1.75)  # one rank: no communication
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
