@@ -230,15 +230,15 @@ bench_stage() {
   ((rc == 0)) || { note="exit $rc (partial results kept): $note"; return 1; }
 }
 
-# One rank on the GPU, configs as configured (fp32; bf16 + channels_last; fp32
-# at 8 images per D batch, the small-batch end of strong scaling): s/kimg, the
+# One rank on the GPU, configs as configured (fp32; fp32 at 8 images per D
+# batch, the small-batch end of strong scaling; bf16 + channels_last): s/kimg, the
 # step's split and each bucket's ready time in backward, in 1 MiB buckets: the
 # fine compute profile that bench/scaling_model.py re-buckets and projects
 # clusters from.
 scaling_stage() {
   ((gpu)) || { note="no CUDA GPU visible"; return 77; }
   local rc=0 label extra
-  for label in gpu-fp32 gpu-bf16cl gpu-fp32-b8; do
+  for label in gpu-fp32 gpu-fp32-b8 gpu-bf16cl; do
     extra=()
     [[ $label == gpu-bf16cl ]] && extra=(--set 'train.precision="bf16"' --set train.channels_last=true)
     [[ $label == gpu-fp32-b8 ]] && extra=(--batch 8 --workloads resnet128_pgn,resnet256_pgn)
