@@ -1,6 +1,6 @@
 // Gradient synchronisation benchmarks (JSON on stdout, rank 0):
 //  1. fused GradSync bandwidth vs one raw MPI_Allreduce of the same total
-//     bytes, for parameter sets shaped like DCGAN (G+D, 64x64) and an
+//     bytes (alternating reps, medians), for parameter sets shaped like DCGAN (G+D, 64x64) and an
 //     SNGAN ResNet-128 D;
 //     (and the communicator's own all-reduce of one flat buffer: the backend
 //     path without GradSync's packing);
@@ -11,6 +11,7 @@
 // Run: launch/mpirun.sh -n 2 build/bench/bench_grad_sync [--reps N] [--sweep] [--no-step]
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -71,24 +72,33 @@ std::string fused_vs_raw(const char* name, const Shapes& shapes, int reps) {
     for (std::size_t i = 0; i < params.size(); ++i) params[i].second.mutable_grad() = grads[i];
     sync.finish();
   };
-  run_sync();  // warm-up
-  world.comm().barrier();
-  auto t0 = Clock::now();
-  for (int r = 0; r < reps; ++r) run_sync();
-  const double fused = seconds_since(t0) / reps;
   torch::Tensor flat = torch::ones({numel});
-  MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(numel), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-  MPI_Barrier(MPI_COMM_WORLD);
-  t0 = Clock::now();
-  for (int r = 0; r < reps; ++r) {
+  auto raw_once = [&] {
     MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(numel), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+  };
+  auto comm_once = [&] { world.comm().all_reduce_async(flat, gantry::dist::ReduceOp::kSum)->wait(); };
+  // One warm-up each, then the three alternate rep by rep (each rep starts at a barrier);
+  // medians, so that a slow moment of the machine hits all three alike.
+  std::vector<double> fused_t, raw_t, comm_t;
+  auto timed = [&](auto&& fn, std::vector<double>& out) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    const auto t0 = Clock::now();
+    fn();
+    out.push_back(seconds_since(t0));
+  };
+  run_sync();
+  raw_once();
+  comm_once();
+  for (int r = 0; r < reps; ++r) {
+    timed(run_sync, fused_t);
+    timed(raw_once, raw_t);
+    timed(comm_once, comm_t);
   }
-  const double raw = seconds_since(t0) / reps;
-  world.comm().all_reduce_async(flat, gantry::dist::ReduceOp::kSum)->wait();
-  world.comm().barrier();
-  t0 = Clock::now();
-  for (int r = 0; r < reps; ++r) world.comm().all_reduce_async(flat, gantry::dist::ReduceOp::kSum)->wait();
-  const double comm = seconds_since(t0) / reps;
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
+  const double fused = median(fused_t), raw = median(raw_t), comm = median(comm_t);
   const double mib = numel * 4.0 / (1 << 20);
   char buf[512];
   std::snprintf(buf, sizeof buf,

@@ -175,6 +175,9 @@ def one_run(args, gantry, name, mode, ranks, overlap, cap, rep, data):
         return {"failed": str(rc)}
     with open(os.path.join(run_dir, "metrics.jsonl")) as f:
         rows = [r for r in map(json.loads, f) if "img_s" in r]
+    for name_ in os.listdir(run_dir):  # the final checkpoint: large (ResNet-256: hundreds of MB), not needed
+        if name_.startswith("ckpt-"):
+            os.remove(os.path.join(run_dir, name_))
     timed = [r for r in rows if r["step"] > args.warmup]
     if not timed:
         return {"failed": "no timed steps"}
@@ -201,6 +204,8 @@ def finalize(results):
         r["buckets"] = next((rep["buckets"] for rep in r["reps"] if rep.get("buckets")), None)
         for k in ("d_batch", "g_batch"):
             r[k] = r["reps"][0][k]
+        for k in ("peak_rss_mb", "peak_gpu_mb"):
+            r[k] = max(rep.get(k, 0) for rep in r["reps"])
     for r in runs.values():
         if "s_per_kimg" not in r:
             continue
@@ -210,12 +215,17 @@ def finalize(results):
 
 
 def sync_bench(args, results):
-    """Fused GradSync vs raw MPI_Allreduce bandwidth on this launcher, at the largest rank count (target ≥ 90 %)."""
+    """Fused GradSync vs raw MPI_Allreduce bandwidth on this launcher at 2 ranks (target ≥ 90 %), and the
+    raw all-reduce time per message size (the link's α-β calibration)."""
     binary = os.path.join(args.build, "bench", "bench_grad_sync")
-    n = max(r for r in args.ranks if r > 1) if any(r > 1 for r in args.ranks) else 2
+    n = 2
     cmd = shlex.split(args.launch) + ["-n", str(n), binary, "--reps", "5", "--sweep"]
+    # Intra-op threads as for the training runs: the cores shared by the 2 ranks. Left to each rank
+    # (cores per local rank), simulated hosts would each take every core, and the OpenMP threads
+    # spinning after a parallel region starve the MPI progress thread (fused 26 % of raw instead of 92 %).
+    threads = os.environ.get("GANTRY_THREADS") or str(max(1, len(os.sched_getaffinity(0)) // n))
     p = subprocess.run(cmd, cwd=pw.ROOT, capture_output=True, text=True, timeout=args.timeout,
-                       env=dict(os.environ, GANTRY_DEVICE="cpu"))
+                       env=dict(os.environ, GANTRY_DEVICE="cpu", GANTRY_THREADS=threads))
     try:
         j = json.loads(p.stdout) if p.returncode == 0 else None
     except ValueError:
@@ -253,41 +263,55 @@ def summarize(path):
 
 
 def plot(paths, png):
+    """One row per workload: s/kimg and E(N) against ranks, a line per (link, mode, batch,
+    overlap, cap). E(N) of a series without its own 1-rank run (a multi-host link) uses the
+    1-rank runs of the same work on any launcher: one rank does not communicate."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    series = {}
+    runs = []
     for path in paths:
         with open(path) as f:
-            for r in json.load(f)["runs"].values():
-                if "s_per_kimg" in r:
-                    key = (r["label"], r["workload"], r["mode"], r["overlap"], r["bucket_cap_mb"], r["batch"])
-                    series.setdefault(key, []).append(r)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
-    for key, rs in sorted(series.items(), key=lambda kv: str(kv[0])):
-        rs.sort(key=lambda r: r["ranks"])
-        label = f"{key[0]} {key[1]} {key[2]} b={key[5]} ov={'on' if key[3] else 'off'} cap={key[4]:g}MB"
-        xs = [r["ranks"] for r in rs]
-        line, = ax1.plot(xs, [r["s_per_kimg"] for r in rs], marker="o", label=label)
-        over = [r for r in rs if r["oversubscribed"]]
-        ax1.scatter([r["ranks"] for r in over], [r["s_per_kimg"] for r in over], facecolors="none",
-                    edgecolors="red", s=120, zorder=3)
-        eff = [r for r in rs if "efficiency" in r]
-        ax2.plot([r["ranks"] for r in eff], [r["efficiency"] for r in eff], marker="o", color=line.get_color())
-    ax1.set_xscale("log", base=2)
-    ax1.set_yscale("log")
-    ax1.set_xlabel("ranks")
-    ax1.set_ylabel("s/kimg (lower is better)")
-    ax1.set_title("time per 1,000 D images (red ring: oversubscribed)")
-    ax2.set_xscale("log", base=2)
-    ax2.axhline(1.0, color="grey", lw=0.8)
-    ax2.set_ylim(0, 1.2)
-    ax2.set_xlabel("ranks")
-    ax2.set_ylabel("E(N) = T1 / (N·TN)")
-    ax2.set_title("scaling efficiency")
-    fig.legend(loc="lower center", ncol=2, fontsize=7)
-    fig.tight_layout(rect=(0, 0.18, 1, 1))
-    fig.savefig(png, dpi=110)
+            runs += [r for r in json.load(f)["runs"].values() if "s_per_kimg" in r]
+    one = {}
+    for r in runs:
+        if r["ranks"] == 1:
+            one.setdefault((r["workload"], r["mode"], r["batch"]), []).append(r["s_per_kimg"])
+    workloads = sorted({r["workload"] for r in runs})
+    fig, axes = plt.subplots(len(workloads), 2, figsize=(14, 4.2 * len(workloads)), squeeze=False)
+    for row, w in zip(axes, workloads):
+        ax1, ax2 = row
+        series = {}
+        for r in runs:
+            if r["workload"] == w:
+                key = (r["label"], r["mode"], r["batch"], r["overlap"], r["bucket_cap_mb"])
+                series.setdefault(key, []).append(r)
+        for key, rs in sorted(series.items(), key=lambda kv: str(kv[0])):
+            rs.sort(key=lambda r: r["ranks"])
+            label = f"{key[0]} {key[1]} b={key[2]} overlap {'on' if key[3] else 'off'} {key[4]:g} MiB"
+            line, = ax1.plot([r["ranks"] for r in rs], [r["s_per_kimg"] for r in rs], marker="o", label=label)
+            over = [r for r in rs if r["oversubscribed"]]
+            ax1.scatter([r["ranks"] for r in over], [r["s_per_kimg"] for r in over], facecolors="none",
+                        edgecolors="red", s=140, zorder=3)
+            base = one.get((w, key[1], key[2]))
+            if base:
+                t1 = statistics.median(base)
+                ax2.plot([r["ranks"] for r in rs], [t1 / (r["ranks"] * r["s_per_kimg"]) for r in rs], marker="o",
+                         color=line.get_color())
+        ax1.set_xscale("log", base=2)
+        ax1.set_yscale("log")
+        ax1.set_xlabel("ranks")
+        ax1.set_ylabel("s/kimg (lower is better)")
+        ax1.set_title(f"{w}: time per 1,000 D images (red ring: oversubscribed)")
+        ax2.set_xscale("log", base=2)
+        ax2.axhline(1.0, color="grey", lw=0.8)
+        ax2.set_ylim(0, 1.2)
+        ax2.set_xlabel("ranks")
+        ax2.set_ylabel("E(N) = T1 / (N·TN)")
+        ax2.set_title(f"{w}: scaling efficiency")
+        ax2.legend(*ax1.get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100, bbox_inches="tight")
 
 
 def int_list(text, what):

@@ -438,6 +438,7 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
   }();
   const auto t1 = Clock::now();
   m.add("time_data_s", std::chrono::duration<double>(t1 - t0).count());
+  const auto collectives0 = collectives_so_far();  // G's forward for the fakes synchronizes BN too
   const auto real = in_layout(batch.images, c.train.channels_last);
   last_real_ = real;
   const int64_t b = real.size(0);
@@ -449,7 +450,6 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
     fake = g_forward(z);
   }
   if (ha_d_) ha_d_->update();
-  const auto collectives0 = collectives_so_far();
   sync_d_->begin();
   torch::Tensor f_real, f_fake;
   if (c.grad_norm() != reg::GradNorm::kNone) {

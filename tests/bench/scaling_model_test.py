@@ -71,23 +71,35 @@ class Cluster(unittest.TestCase):
 
 
 class Predict(unittest.TestCase):
-    def run_(self, comm_s):
-        return {"workload": "w", "ranks": 1, "overlap": True, "split": {"step_s": 2.0, "comm_s": comm_s},
+    def run_(self, device):
+        return {"workload": "w", "ranks": 1, "overlap": True, "device": device,
+                "split": {"step_s": 2.0, "comm_s": 0.25},
                 "buckets": {"d": {"phases_per_step": 2, "bucket_bytes": [MiB, 4 * MiB], "bucket_ready_s": [0.1, 0.5],
-                                  "backward_s": 0.5, "sync_collectives": 0},
+                                  "backward_s": 0.5, "exposed_s": 0.05, "sync_collectives": 0},
                             "g": {"phases_per_step": 1, "bucket_bytes": [MiB], "bucket_ready_s": [0.3],
-                                  "backward_s": 0.3, "sync_collectives": 4, "sync_collective_bytes": 4000}}}
+                                  "backward_s": 0.3, "exposed_s": 0.05, "sync_collectives": 4,
+                                  "sync_collective_bytes": 4000}}}
 
-    def test_swaps_measured_for_modelled_communication(self):
-        link = m.Cluster("t", 8, MiB / 0.1, 0.0, MiB / 0.1, 0.0, "")  # busbw: 0.1 s per MiB
-        n = 2  # 2(n-1)/n = 1: t_ar(S) = S / busbw
-        t, parts = m.predict(self.run_(comm_s=0.25), link, n)
+    link = m.Cluster("t", 8, MiB / 0.1, 0.0, MiB / 0.1, 0.0, "")  # busbw: 0.1 s per MiB; at n = 2, t_ar(S) = S / busbw
+
+    def test_swaps_gradsync_exposure_for_the_replay(self):
+        t, parts = m.predict(self.run_("cuda"), self.link, 2)
+        # The profile's GradSync exposure (2 × 0.05 + 0.05) leaves; its collectives' blocked time stays.
+        self.assertAlmostEqual(parts["compute_and_data_s"], 2.0 - 0.15)
         # D: 0.1→0.2, then 0.5→0.9: 0.4 exposed, twice per step. G: 0.3→0.4: 0.1 exposed.
         # G's 4 collectives of 1000 bytes each, table ×2 at 2 ranks: 4 · 2000 B / busbw.
         coll = 4 * 2000 / (MiB / 0.1)
         self.assertAlmostEqual(parts["comm_s"], 2 * 0.4 + 0.1 + coll)
-        self.assertAlmostEqual(t, 2.0 - 0.25 + parts["comm_s"])
-        self.assertAlmostEqual(m.predict(self.run_(0.25), link, 1)[0], 1.75)  # one rank: no communication
+        self.assertEqual(parts["contention_s"], 0.0)  # a GPU: NCCL does not take the host's cores
+        self.assertAlmostEqual(t, 1.85 + parts["comm_s"])
+        self.assertAlmostEqual(m.predict(self.run_("cuda"), self.link, 1)[0], 1.85)  # one rank: no communication
+
+    def test_cpu_progress_thread_takes_half_the_core_while_overlapped(self):
+        t, parts = m.predict(self.run_("cpu"), self.link, 2)
+        # D: in flight 0.1 + 0.4 = 0.5 s of which 0.4 exposed: 0.1 overlapped, half of it lost, twice.
+        # G: in flight 0.1, all exposed: nothing overlapped.
+        self.assertAlmostEqual(parts["contention_s"], 2 * 0.5 * 0.1)
+        self.assertAlmostEqual(t, 1.85 + parts["comm_s"] + 0.1)
 
 
 if __name__ == "__main__":

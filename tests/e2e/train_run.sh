@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gantry train end to end on a tiny synthetic dataset: world-size invariance
 # (1, 2, 4 ranks), bit-exact resume, resume on another world size, a stop
-# signal (checkpoint + exit 75 + resume), a corrupted newest checkpoint
+# signal (checkpoint + exit 75 + resume; USR1 to mpirun, TERM to launch/mpirun.sh), a corrupted newest checkpoint
 # (fallback), an injected NaN (skipped update), a streak of them (stop, last
 # good checkpoint intact), bad configs (exit 2).
 source "$(dirname "$0")/lib.sh"
@@ -56,6 +56,29 @@ grep -q '"direal_d"' w1/metrics.jsonl && grep -q '"loss_g"' w1/metrics.jsonl || 
 [[ -s w1/samples/g-000000006.png && -s w1/samples/g_ema-000000003.png ]] || fail "sample grids missing"
 [[ -s w1/config.toml ]] || fail "resolved config not saved"
 
+# log.timing: the metrics carry the step's split, timing.jsonl each phase's buckets, whose
+# sizes add up to the module's parameters (from the checkpoint) and whose ready times lie
+# inside backward; timing does not change the parameters.
+train 2 tm --set log.timing=true || fail "training with log.timing"
+same w2/ckpt-000000006.pt tm/ckpt-000000006.pt 0
+for k in time_d_comm_s time_g_comm_s time_d_backward_s time_g_backward_s time_step_s; do
+  grep -q "\"$k\"" tm/metrics.jsonl || fail "metrics lack $k"
+done
+"$GANTRY" inspect --checkpoint tm/ckpt-000000006.pt >tm.json 2>&1 || fail "inspect tm"
+python3 - tm.json tm/timing.jsonl <<'PY' || fail "timing.jsonl: see above"
+import json, math, sys
+tensors = json.load(open(sys.argv[1]))["tensors"]
+params = {m: 4 * sum(math.prod(v["shape"]) for k, v in tensors.items()
+                     if k.startswith(m + "/") and k.endswith(("/weight", "/bias"))) for m in ("D", "G")}
+rows = [json.loads(line) for line in open(sys.argv[2])]
+assert len(rows) == 12, f"{len(rows)} timing lines, expected 6 steps x (d, g)"
+for r in rows:
+    want = params[r["phase"].upper()]
+    assert sum(r["bucket_bytes"]) == want, (r["phase"], sum(r["bucket_bytes"]), want)
+    assert len(r["bucket_ready_s"]) == len(r["bucket_bytes"]) > 0
+    assert all(0 <= t <= r["backward_s"] + 1e-9 for t in r["bucket_ready_s"]), r
+    assert r["exposed_s"] >= 0 and r["ranks"] == 2
+PY
 # Bit-exact resume: 3 steps, then resume to 6 == 6 straight (same world size).
 train 2 r2 --set train.steps=3 || fail "first half"
 train 2 r2 || fail "resumed half"
@@ -91,6 +114,23 @@ step=$((10#$(basename "$last" .pt | cut -d- -f2)))
 ((step >= 3)) || fail "stop checkpoint at step $step"
 train 2 s --set train.steps=$((step + 2)) || fail "resume after stop"
 grep -q "resuming from .*$(basename "$last")" s.log || fail "did not resume from the stop checkpoint"
+
+# TERM to the launcher (what `kill` and a scheduler's grace signal send): the same graceful
+# stop, exit 75 (plain mpirun would abort the job and exit 1), then resume.
+LAUNCH=$(cd "$(dirname "$0")/../../launch" && pwd)/mpirun.sh
+"$LAUNCH" -n 2 "$GANTRY" train --config tiny.toml --run-dir t --set train.steps=100000 --set log.every=1 >t.log 2>&1 &
+pid=$!
+MPI_PID=$pid
+wait_for '"step":3' t/metrics.jsonl 120 || fail "run under launch/mpirun.sh did not start"
+kill -TERM $pid
+wait $pid
+rc=$?
+MPI_PID=
+[[ $rc == 75 ]] || fail "TERM to launch/mpirun.sh: exit $rc, expected 75: $(tail -3 t.log)"
+grep -q "stop requested: checkpointing" t.log || fail "no graceful stop after TERM"
+last=$(ls t/ckpt-*.pt | tail -1)
+train 2 t --set train.steps=$((10#$(basename "$last" .pt | cut -d- -f2) + 1)) || fail "resume after TERM"
+pgrep -f "run-dir t " >/dev/null && fail "ranks left behind after TERM"
 
 # An injected NaN: the update is skipped on every rank, training goes on.
 GANTRY_INJECT_NAN_STEP=2 mpirun_n 2 train --config tiny.toml --run-dir n >n.log 2>&1 || fail "NaN run failed: $(tail -3 n.log)"
