@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/rank_errors.h"
 #include "common/host_allocator.h"
 #include "dist/world.h"
 
@@ -56,9 +57,10 @@ int main(int argc, char** argv) {
     if (gantry::dist::World::initialized()) gantry::dist::World::abort(2, e.what());
     std::fprintf(stderr, "gantry: %s\n", e.what());
     return 2;
-  } catch (const std::exception& e) {
-    if (gantry::dist::World::initialized()) gantry::dist::World::abort(1, e.what());
-    std::fprintf(stderr, "gantry: %s\n", e.what());
+  } catch (const std::exception& e) {  // a LibTorch error: its message, not its C++ backtrace
+    const std::string msg = gantry::cli::one_line(e);
+    if (gantry::dist::World::initialized()) gantry::dist::World::abort(1, msg);
+    std::fprintf(stderr, "gantry: %s\n", msg.c_str());
     return 1;
   }
 }

@@ -1,5 +1,7 @@
 #include "cli/rank_errors.h"
 
+#include <c10/util/Exception.h>
+
 #include <climits>
 #include <cstdio>
 #include <stdexcept>
@@ -30,6 +32,35 @@ int validate_on_all_ranks(dist::World& world, const std::function<void()>& valid
   if (world.rank() == 0) std::fprintf(stderr, "gantry: %s\n", err.c_str());
   world.finalize();
   return 2;
+}
+
+std::string one_line(const std::exception& e) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+  std::string msg = torch_error ? torch_error->what_without_backtrace() : e.what();
+  const auto nl = msg.find('\n');
+  if (nl != std::string::npos) msg.resize(nl);
+  return msg;
+}
+
+int make_on_all_ranks(dist::World& world, const std::string& doing, const std::function<void()>& make) {
+  std::string err;
+  int code = 0;
+  try {
+    make();
+  } catch (const std::invalid_argument& e) {
+    err = "while " + doing + ": " + one_line(e);
+    code = 2;
+  } catch (const std::exception& e) {
+    err = "while " + doing + ": " + one_line(e);
+    code = 1;
+  }
+  int worst = 0;
+  MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  err = agreed_error(world, err);
+  if (err.empty()) return 0;
+  if (world.rank() == 0) std::fprintf(stderr, "gantry: %s\n", err.c_str());
+  world.finalize();
+  return worst;
 }
 
 }  // namespace gantry::cli

@@ -2,6 +2,7 @@
 // the ranks agree on the lowest failing rank's message, rank 0 prints it as
 // one line, and every rank exits 2 together instead of aborting the job.
 #pragma once
+#include <exception>
 #include <functional>
 #include <string>
 
@@ -16,5 +17,16 @@ std::string agreed_error(dist::World& world, const std::string& mine);
 // rank 0 prints "gantry: <message>", the world is finalized, and 2 is returned.
 // Otherwise returns 0.
 int validate_on_all_ranks(dist::World& world, const std::function<void()>& validate);
+
+// Runs `make` on every rank, where no collective is under way (building models,
+// opening data): any exception on any rank → rank 0 prints "gantry: [rank R: ]
+// while <doing>: <message>" for the lowest failing rank, as one line (a
+// LibTorch error without its backtrace), the world is finalized, and 2
+// (std::invalid_argument on some rank: bad input) or 1 is returned.
+int make_on_all_ranks(dist::World& world, const std::string& doing, const std::function<void()>& make);
+
+// An exception's message as one line: a LibTorch error without its C++
+// backtrace, and only the first line of a multi-line message.
+std::string one_line(const std::exception& e);
 
 }  // namespace gantry::cli

@@ -1,9 +1,11 @@
 // gantry train --config FILE.toml --run-dir DIR [--set key=value ...]
-// Before any training, in three steps the ranks agree on (the first error is
-// printed by rank 0 as one line, exit 2): the config is loaded and validated
-// on every rank; every rank resolved the same config and data (an MPMD launch
-// with different files would otherwise fail inside a collective); rank 0's run
-// dir is usable and its checkpoints are of this model.
+// Before any training, in four steps the ranks agree on (the first error is
+// printed by rank 0 as one line, exit 2 for bad input, 1 otherwise): the config
+// is loaded and validated on every rank; every rank resolved the same config
+// and data (an MPMD launch with different files would otherwise fail inside a
+// collective); rank 0's run dir is usable and its checkpoints are of this
+// model; every rank made its models, optimizers, resumed state and data source
+// (a model too large for memory fails here, not in an MPI_Abort).
 #include <cstdio>
 #include <memory>
 
@@ -56,7 +58,15 @@ CLI::App* add_train_command(CLI::App& app, Action& action) {
         const auto dash = v.find('-');
         opts.inject_nan_last = dash == std::string::npos ? opts.inject_nan_first : std::atoll(v.c_str() + dash + 1);
       }
-      const int rc = train::run_training(world, std::move(config), opts, *stop);
+      // Models, optimizers, the resumed state and the data source, made on every rank before
+      // any collective: a model too large for memory or an unreadable data file is one line.
+      std::unique_ptr<train::TrainingRun> training;
+      const auto resolved = config;
+      if (const int rc = make_on_all_ranks(world, "making the models, optimizers and data source",
+                                           [&] { training = train::prepare_training(world, std::move(config), opts); }))
+        return rc;
+      const int rc = training->run(world, resolved, opts, *stop);
+      training.reset();  // the loader's threads end before MPI does
       world.finalize();
       return rc;
     };

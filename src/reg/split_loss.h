@@ -6,8 +6,8 @@
 // 0.03125, 0.0625, 0.125, 0.25, 0.53125). The stated purpose is to make
 // feature maps differ between the images of a batch; minimising L_split as
 // printed does the opposite. DECISION: the loss term is −L_split, with ε
-// inside the log. Pairs are within the local batch (a per-rank diversity
-// term; B ≥ 2 per rank required).
+// inside the log. The trainer passes the maps of the GLOBAL batch (gathered
+// with their gradient path), so pairs span ranks as they do on one rank.
 #pragma once
 #include <torch/torch.h>
 

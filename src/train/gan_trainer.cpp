@@ -15,6 +15,7 @@
 #include "common/rng.h"
 #include "data/mixture_source.h"
 #include "data/prefetch_loader.h"
+#include "dist/all_gather_autograd.h"
 #include "dist/communicator.h"
 #include "dist/grad_sync.h"
 #include "dist/replicas.h"
@@ -138,6 +139,11 @@ class Trainer {
   Trainer(dist::World& world, TrainConfig cfg, TrainOptions opt)
       : world_(world), comm_(world.comm()), cfg_(std::move(cfg)), opt_(std::move(opt)) {}
 
+  // Everything this rank can make without a collective: models, optimizers,
+  // regularizers, the resumed state (each rank reads the same checkpoint) and
+  // the data source. What fails for want of memory or a readable file fails here.
+  void prepare();
+  // Rank 0's state becomes everyone's, then training. After prepare() on every rank.
   int run(const std::atomic<int>& stop);
 
  private:
@@ -201,9 +207,6 @@ void Trainer::build() {
   g_->to(device_);
   d_->to(device_);
   g_ema_->to(device_);
-  // Rank 0's initial state (weights, SN vectors, VBN reference) becomes everyone's.
-  dist::broadcast_parameters(*g_, comm_);
-  dist::broadcast_parameters(*d_, comm_);
   ema_ = std::make_unique<reg::Ema>(g_, g_ema_, c.train.ema_beta, c.train.ema_start);
   g_ema_->eval();
   bf16_ = c.precision() == Precision::kBf16;
@@ -537,9 +540,13 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
     loss = loss + c.reg.direal_lambda_g * r;
   }
   if (ha_g_) add("ha_g", ha_g_->penalty());
-  if (c.reg.split_loss_lambda > 0)
-    add("split", c.reg.split_loss_lambda * reg::split_loss(split_maps_fp32(g_->split_maps()),
-                                                           reg::split_loss_weights(g_->split_maps().size())));
+  if (c.reg.split_loss_lambda > 0) {
+    // Pairs over the global G batch, as one rank forms them: every rank's maps, gradient path kept.
+    auto maps = split_maps_fp32(g_->split_maps());
+    if (world > 1)
+      for (auto& map : maps) map = dist::all_gather_with_grad(map.contiguous(), comm_);
+    add("split", c.reg.split_loss_lambda * reg::split_loss(maps, reg::split_loss_weights(maps.size())));
+  }
   m.set("loss_g", loss);
   sync_g_->mark_backward_start();
   loss.backward();
@@ -587,14 +594,9 @@ void Trainer::log(int64_t t, const StepMetrics& step_metrics, double dt, int64_t
   }
 }
 
-int Trainer::run(const std::atomic<int>& stop) {
+void Trainer::prepare() {
   build();
   resume();
-  if (cfg_.train.channels_last) {  // after resume: loading a checkpoint brings its tensors' layout
-    use_channels_last(*g_);
-    use_channels_last(*d_);
-    use_channels_last(*g_ema_);
-  }
   if (!cfg_.data.mixture.empty()) {
     loader_ = std::make_unique<data::MixtureSource>(mixture_by_name(cfg_.data.mixture), cfg_.train.seed, cfg_.data.batch,
                                                     world_.rank(), world_.size(), start_state_, device_);
@@ -615,6 +617,19 @@ int Trainer::run(const std::atomic<int>& stop) {
     lo.augment.max_shift = static_cast<int>(cfg_.data.shift);
     lo.device = device_;
     loader_ = std::make_unique<data::PrefetchLoader>(lo);
+  }
+}
+
+int Trainer::run(const std::atomic<int>& stop) {
+  // Rank 0's state (initial or resumed: weights, SN vectors, VBN reference, the EMA) becomes
+  // everyone's; on resume every rank loaded the same checkpoint, so this changes nothing.
+  dist::broadcast_parameters(*g_, comm_);
+  dist::broadcast_parameters(*d_, comm_);
+  dist::broadcast_parameters(*g_ema_, comm_);
+  if (cfg_.train.channels_last) {  // after resume: loading a checkpoint brings its tensors' layout
+    use_channels_last(*g_);
+    use_channels_last(*d_);
+    use_channels_last(*g_ema_);
   }
   if (world_.rank() == 0) {
     fs::create_directories(opt_.run_dir);
@@ -678,13 +693,34 @@ int Trainer::run(const std::atomic<int>& stop) {
 
 }  // namespace
 
-int run_training(dist::World& world, TrainConfig config, const TrainOptions& options, const std::atomic<int>& stop) {
+struct TrainingRun::Impl {
+  Impl(dist::World& world, TrainConfig config, TrainOptions options)
+      : trainer(world, std::move(config), std::move(options)) {}
+  Trainer trainer;
+};
+
+TrainingRun::TrainingRun(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TrainingRun::~TrainingRun() = default;
+
+std::unique_ptr<TrainingRun> prepare_training(dist::World& world, TrainConfig config, const TrainOptions& options) {
+  auto impl = std::make_unique<TrainingRun::Impl>(world, std::move(config), options);
+  impl->trainer.prepare();
+  return std::make_unique<TrainingRun>(std::move(impl));
+}
+
+int TrainingRun::run(dist::World& world, const TrainConfig& config, const TrainOptions& options,
+                     const std::atomic<int>& stop) {
   if (world.rank() == 0) {
     fs::create_directories(options.run_dir);
     std::ofstream(options.run_dir / "config.toml") << to_toml(config);
   }
-  Trainer trainer(world, std::move(config), options);
-  return trainer.run(stop);
+  return impl_->trainer.run(stop);
+}
+
+int run_training(dist::World& world, TrainConfig config, const TrainOptions& options, const std::atomic<int>& stop) {
+  const auto saved = config;
+  auto run = prepare_training(world, std::move(config), options);
+  return run->run(world, saved, options, stop);
 }
 
 }  // namespace gantry::train

@@ -291,10 +291,10 @@ void validate(TrainConfig& c, int world_size) {
   require(r.split_loss_lambda == 0 || c.model.arch == "sgan" || c.model.mlp_banks > 0,
           "reg.split_loss_lambda needs stochastic banks (model.arch = \"sgan\", or mlp with model.mlp_banks > 0)");
   require(r.label_smoothing == 1.0 || c.loss() == Loss::kBce, "reg.label_smoothing applies to the bce loss only");
-  // The split loss pairs the samples of each rank's G batch (src/reg/split_loss.cpp).
-  require(r.split_loss_lambda == 0 || world_size <= 0 || c.g_batch() / world_size >= 2,
-          "reg.split_loss_lambda pairs samples within a rank: train.g_batch " + std::to_string(c.g_batch()) +
-              " on " + std::to_string(world_size) + " ranks leaves fewer than 2 per rank");
+  // The split loss pairs the samples of the global G batch (src/reg/split_loss.h).
+  require(r.split_loss_lambda == 0 || c.g_batch() >= 2,
+          "reg.split_loss_lambda pairs samples of the G batch: train.g_batch " + std::to_string(c.g_batch()) +
+              " leaves fewer than 2");
   require(c.log.every > 0 && c.log.sample_every > 0 && c.log.sample_count > 0, "log intervals and counts must be positive");
   require(world_size > 0 && c.data.batch % world_size == 0,
           "data.batch " + std::to_string(c.data.batch) + " must be a multiple of the world size " + std::to_string(world_size));
