@@ -98,39 +98,34 @@ grep -q "ckpt-000000006.pt is unusable (checksum mismatch" c.log || fail "corrup
 grep -q "resuming from .*ckpt-000000003.pt" c.log || fail "no fallback to step 3"
 same w1/ckpt-000000006.pt c/ckpt-000000006.pt 0
 
-# Stop signal: SIGUSR1 to mpirun (forwarded to the ranks) → checkpoint, exit 75, then resume to the end.
-mpirun -np 2 "$GANTRY" train --config tiny.toml --run-dir s --set train.steps=100000 --set log.every=1 >s.log 2>&1 &
-pid=$!
-MPI_PID=$pid
-wait_for '"step":3' s/metrics.jsonl 120 || fail "run did not start"
-kill -USR1 $pid
-wait $pid
-rc=$?
-MPI_PID=
-[[ $rc == 75 ]] || fail "stop signal: exit $rc, expected 75: $(tail -3 s.log)"
-grep -q "stop requested: checkpointing" s.log || fail "no stop message"
-last=$(ls s/ckpt-*.pt | tail -1)
-step=$((10#$(basename "$last" .pt | cut -d- -f2)))
-((step >= 3)) || fail "stop checkpoint at step $step"
-train 2 s --set train.steps=$((step + 2)) || fail "resume after stop"
-grep -q "resuming from .*$(basename "$last")" s.log || fail "did not resume from the stop checkpoint"
-
+# stop_and_resume DIR SIGNAL LAUNCHER...: a run started by LAUNCHER gets SIGNAL at step 3 →
+# checkpoint, exit 75, no rank left behind, then a resume from that checkpoint.
+stop_and_resume() {
+  local dir=$1 sig=$2
+  shift 2
+  "$@" "$GANTRY" train --config tiny.toml --run-dir "$dir" --set train.steps=100000 --set log.every=1 >"$dir.log" 2>&1 &
+  local pid=$!
+  MPI_PID=$pid
+  wait_for '"step":3' "$dir/metrics.jsonl" 120 || fail "$dir: run did not start"
+  kill -"$sig" $pid
+  wait $pid
+  local rc=$?
+  MPI_PID=
+  [[ $rc == 75 ]] || fail "$dir: $sig to $1: exit $rc, expected 75: $(tail -3 "$dir.log")"
+  grep -q "stop requested: checkpointing" "$dir.log" || fail "$dir: no graceful stop after $sig"
+  pgrep -f "run-dir $dir " >/dev/null && fail "$dir: ranks left behind after $sig"
+  local last step
+  last=$(ls "$dir"/ckpt-*.pt | tail -1)
+  step=$((10#$(basename "$last" .pt | cut -d- -f2)))
+  ((step >= 3)) || fail "$dir: stop checkpoint at step $step"
+  train 2 "$dir" --set train.steps=$((step + 2)) || fail "$dir: resume after $sig"
+  grep -q "resuming from .*$(basename "$last")" "$dir.log" || fail "$dir: did not resume from the stop checkpoint"
+}
+# USR1 to mpirun: forwarded to the ranks.
+stop_and_resume s USR1 mpirun -np 2
 # TERM to the launcher (what `kill` and a scheduler's grace signal send): the same graceful
-# stop, exit 75 (plain mpirun would abort the job and exit 1), then resume.
-LAUNCH=$(cd "$(dirname "$0")/../../launch" && pwd)/mpirun.sh
-"$LAUNCH" -n 2 "$GANTRY" train --config tiny.toml --run-dir t --set train.steps=100000 --set log.every=1 >t.log 2>&1 &
-pid=$!
-MPI_PID=$pid
-wait_for '"step":3' t/metrics.jsonl 120 || fail "run under launch/mpirun.sh did not start"
-kill -TERM $pid
-wait $pid
-rc=$?
-MPI_PID=
-[[ $rc == 75 ]] || fail "TERM to launch/mpirun.sh: exit $rc, expected 75: $(tail -3 t.log)"
-grep -q "stop requested: checkpointing" t.log || fail "no graceful stop after TERM"
-last=$(ls t/ckpt-*.pt | tail -1)
-train 2 t --set train.steps=$((10#$(basename "$last" .pt | cut -d- -f2) + 1)) || fail "resume after TERM"
-pgrep -f "run-dir t " >/dev/null && fail "ranks left behind after TERM"
+# stop (plain mpirun would abort the job on TERM and exit 1).
+stop_and_resume t TERM "$(cd "$(dirname "$0")/../../launch" && pwd)/mpirun.sh" -n 2
 
 # An injected NaN: the update is skipped on every rank, training goes on.
 GANTRY_INJECT_NAN_STEP=2 mpirun_n 2 train --config tiny.toml --run-dir n >n.log 2>&1 || fail "NaN run failed: $(tail -3 n.log)"
