@@ -48,7 +48,7 @@ while (($#)); do
     --bench-workloads) bench_workloads=${2:?}; shift 2 ;;
     --bench-variants) bench_variants=${2:?}; shift 2 ;;
     --scaling-workloads) scaling_workloads=${2:?}; shift 2 ;;
-    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done

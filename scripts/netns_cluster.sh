@@ -180,5 +180,5 @@ case $cmd in
   check) check ;;
   agent) agent "$@" ;;
   mpirun) run_mpirun "$@" ;;
-  *) sed -n '2,17p' "$0"; [[ -z $cmd || $cmd == -h || $cmd == --help ]] && exit 0; exit 2 ;;
+  *) sed -n '2,19p' "$0"; [[ -z $cmd || $cmd == -h || $cmd == --help ]] && exit 0; exit 2 ;;
 esac
