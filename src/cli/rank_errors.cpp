@@ -20,6 +20,23 @@ std::string agreed_error(dist::World& world, const std::string& mine) {
   return lowest == 0 ? msg : "rank " + std::to_string(lowest) + ": " + msg;
 }
 
+namespace {
+
+// Every rank passes its own failure ("" and 0 if none): the lowest failing
+// rank's message is printed once by rank 0, the world is finalized, and the
+// worst exit code of all ranks is returned (0 if no rank failed).
+int agree_on_failure(dist::World& world, const std::string& mine, int code) {
+  int worst = 0;
+  MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  const std::string err = agreed_error(world, mine);
+  if (err.empty()) return 0;
+  if (world.rank() == 0) std::fprintf(stderr, "gantry: %s\n", err.c_str());
+  world.finalize();
+  return worst;
+}
+
+}  // namespace
+
 int validate_on_all_ranks(dist::World& world, const std::function<void()>& validate) {
   std::string err;
   try {
@@ -27,11 +44,7 @@ int validate_on_all_ranks(dist::World& world, const std::function<void()>& valid
   } catch (const std::invalid_argument& e) {
     err = e.what();
   }
-  err = agreed_error(world, err);
-  if (err.empty()) return 0;
-  if (world.rank() == 0) std::fprintf(stderr, "gantry: %s\n", err.c_str());
-  world.finalize();
-  return 2;
+  return agree_on_failure(world, err, err.empty() ? 0 : 2);
 }
 
 std::string one_line(const std::exception& e) {
@@ -47,20 +60,12 @@ int make_on_all_ranks(dist::World& world, const std::string& doing, const std::f
   int code = 0;
   try {
     make();
-  } catch (const std::invalid_argument& e) {
-    err = "while " + doing + ": " + one_line(e);
-    code = 2;
   } catch (const std::exception& e) {
+    // std::invalid_argument is bad input (exit 2); anything else failed (1).
     err = "while " + doing + ": " + one_line(e);
-    code = 1;
+    code = dynamic_cast<const std::invalid_argument*>(&e) ? 2 : 1;
   }
-  int worst = 0;
-  MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  err = agreed_error(world, err);
-  if (err.empty()) return 0;
-  if (world.rank() == 0) std::fprintf(stderr, "gantry: %s\n", err.c_str());
-  world.finalize();
-  return worst;
+  return agree_on_failure(world, err, code);
 }
 
 }  // namespace gantry::cli

@@ -61,11 +61,10 @@ CLI::App* add_train_command(CLI::App& app, Action& action) {
       // Models, optimizers, the resumed state and the data source, made on every rank before
       // any collective: a model too large for memory or an unreadable data file is one line.
       std::unique_ptr<train::TrainingRun> training;
-      const auto resolved = config;
       if (const int rc = make_on_all_ranks(world, "making the models, optimizers and data source",
                                            [&] { training = train::prepare_training(world, std::move(config), opts); }))
         return rc;
-      const int rc = training->run(world, resolved, opts, *stop);
+      const int rc = training->run(*stop);
       training.reset();  // the loader's threads end before MPI does
       world.finalize();
       return rc;

@@ -24,7 +24,6 @@ class Timeline {
   void clear();
   // Records a stamp now; returns its index (0 for the first since clear()).
   std::size_t mark();
-  std::size_t size() const;
   // Seconds of every stamp since stamp 0, in index order.
   std::vector<double> resolve();
 

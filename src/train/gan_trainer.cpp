@@ -633,6 +633,7 @@ int Trainer::run(const std::atomic<int>& stop) {
   }
   if (world_.rank() == 0) {
     fs::create_directories(opt_.run_dir);
+    std::ofstream(opt_.run_dir / "config.toml") << to_toml(cfg_);  // the resolved config, for people and tools
     metrics_.open(opt_.run_dir / "metrics.jsonl", std::ios::app);
     if (cfg_.log.timing) timing_.open(opt_.run_dir / "timing.jsonl", std::ios::app);
     tb_ = std::make_unique<TensorBoardWriter>((opt_.run_dir / "tensorboard").string());
@@ -708,19 +709,6 @@ std::unique_ptr<TrainingRun> prepare_training(dist::World& world, TrainConfig co
   return std::make_unique<TrainingRun>(std::move(impl));
 }
 
-int TrainingRun::run(dist::World& world, const TrainConfig& config, const TrainOptions& options,
-                     const std::atomic<int>& stop) {
-  if (world.rank() == 0) {
-    fs::create_directories(options.run_dir);
-    std::ofstream(options.run_dir / "config.toml") << to_toml(config);
-  }
-  return impl_->trainer.run(stop);
-}
-
-int run_training(dist::World& world, TrainConfig config, const TrainOptions& options, const std::atomic<int>& stop) {
-  const auto saved = config;
-  auto run = prepare_training(world, std::move(config), options);
-  return run->run(world, saved, options, stop);
-}
+int TrainingRun::run(const std::atomic<int>& stop) { return impl_->trainer.run(stop); }
 
 }  // namespace gantry::train

@@ -36,7 +36,7 @@ inline constexpr int kExitPreempted = 75;  // stopped by a signal after a checkp
 // memory or a readable file fails before the ranks enter a collective, where
 // they can still agree on one error line (cli/rank_errors.h):
 //   auto run = prepare_training(world, config, options);  // local: models, optimizers, resume, data
-//   return run->run(world, config, options, stop);        // collectives: rank 0's state, then training
+//   return run->run(stop);                                 // collectives: rank 0's state, then training
 class TrainingRun {
  public:
   struct Impl;
@@ -44,14 +44,11 @@ class TrainingRun {
   ~TrainingRun();
   // Writes the resolved config (rank 0), trains; returns the process exit code. `stop` is
   // polled at step boundaries (set by a signal handler); ranks agree before stopping.
-  int run(dist::World& world, const TrainConfig& config, const TrainOptions& options, const std::atomic<int>& stop);
+  int run(const std::atomic<int>& stop);
 
  private:
   std::unique_ptr<Impl> impl_;
 };
 std::unique_ptr<TrainingRun> prepare_training(dist::World& world, TrainConfig config, const TrainOptions& options);
-
-// Both parts in one call (a failure in the first on one rank aborts the job).
-int run_training(dist::World& world, TrainConfig config, const TrainOptions& options, const std::atomic<int>& stop);
 
 }  // namespace gantry::train

@@ -23,3 +23,21 @@ wait_for() {
   done
   return 1
 }
+# tiny_dcgan_toml: the [model] and [data] sections of a small 28x28 DCGAN
+# (BN in G, SN in D) on d.h5, batch 8; callers append what their test varies.
+tiny_dcgan_toml() {
+  cat <<'TOML'
+[model]
+arch = "dcgan"
+resolution = 28
+channels = 1
+z_dim = 16
+g_width = 8
+d_width = 8
+g_norm = "bn"
+d_weight_norm = "sn"
+[data]
+path = "d.h5"
+batch = 8
+TOML
+}

@@ -17,19 +17,7 @@ hosts=$(timeout 60 "$NETNS" mpirun -n 2 sh -c 'hostname' 2>/dev/null | sort -u |
 [[ $hosts == "${GANTRY_NETNS_PREFIX}0 ${GANTRY_NETNS_PREFIX}1 " ]] || fail "ranks ran on '$hosts'"
 
 "$GANTRY" synth --shape 1,28,28 --count 256 --seed 3 --out d.h5 --quiet >/dev/null || fail "synth"
-cat >tiny.toml <<'TOML'
-[model]
-arch = "dcgan"
-resolution = 28
-channels = 1
-z_dim = 16
-g_width = 8
-d_width = 8
-g_norm = "bn"
-d_weight_norm = "sn"
-[data]
-path = "d.h5"
-batch = 8
+{ tiny_dcgan_toml; cat <<'TOML'; } >tiny.toml
 [train]
 steps = 4
 loss = "hinge"

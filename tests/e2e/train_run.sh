@@ -7,19 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
 "$GANTRY" synth --shape 1,28,28 --count 256 --seed 3 --out d.h5 --quiet >/dev/null || fail "synth"
-cat >tiny.toml <<'TOML'
-[model]
-arch = "dcgan"
-resolution = 28
-channels = 1
-z_dim = 16
-g_width = 8
-d_width = 8
-g_norm = "bn"
-d_weight_norm = "sn"
-[data]
-path = "d.h5"
-batch = 8
+{ tiny_dcgan_toml; cat <<'TOML'; } >tiny.toml
 hflip = true
 shift = 1
 [train]
