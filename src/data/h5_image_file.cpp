@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "data/data_error.h"
 
@@ -100,18 +101,14 @@ H5ImageFile::H5ImageFile(const std::string& path, const OpenOptions& options) {
     size_t ncd = 8;
     const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), f, &flags, &ncd, cd, 0, nullptr, nullptr);
     if (id == H5Z_FILTER_DEFLATE) info_.gzip_level = ncd > 0 ? static_cast<int>(cd[0]) : 6;
+    else if (id == H5Z_FILTER_FLETCHER32) info_.checksummed = true;
     else if (H5Zfilter_avail(id) <= 0)
       fail("dataset '" + name + "' uses HDF5 filter " + std::to_string(id) +
            ", which this libhdf5 lacks (LZF and other h5py-only filters are not supported; repack with gzip)");
   }
 
+  check_root_attributes(dims);
   const hid_t root = file_.get();
-  h5::read_attr(root, "gantry_format_version", info_.format_version);
-  if (info_.format_version > kFormatVersion)
-    fail("format version " + std::to_string(info_.format_version) + " is newer than this gantry reads (" +
-         std::to_string(kFormatVersion) + ")");
-  h5::read_attr(root, "source", info_.source);
-  h5::read_attr(root, "creation_command", info_.creation_command);
 
   if (H5Lexists(root, kLabelsDataset, H5P_DEFAULT) > 0) {
     h5::Id l = h5::dataset(H5Dopen2(root, kLabelsDataset, H5P_DEFAULT));
@@ -131,6 +128,41 @@ H5ImageFile::H5ImageFile(const std::string& path, const OpenOptions& options) {
 
   const hsize_t one[4] = {1, dims[1], dims[2], dims[3]};
   image_space_ = h5::space(H5Screate_simple(4, one, nullptr));
+}
+
+// gantry's root attributes, where present (a plain array from another tool has
+// none), must be of their type and agree with the images they describe.
+void H5ImageFile::check_root_attributes(const std::vector<hsize_t>& dims) {
+  const hid_t root = file_.get();
+  auto int_attr = [&](const char* name) -> std::optional<int64_t> {
+    int64_t v = 0;
+    switch (h5::read_attr(root, name, v)) {
+      case h5::AttrRead::missing: return std::nullopt;
+      case h5::AttrRead::wrong_type: fail(std::string("root attribute '") + name + "' is not one integer");
+      case h5::AttrRead::read: break;
+    }
+    return v;
+  };
+  auto string_attr = [&](const char* name, std::string& out) {
+    if (h5::read_attr(root, name, out) == h5::AttrRead::wrong_type)
+      fail(std::string("root attribute '") + name + "' is not one string");
+  };
+  if (const auto v = int_attr("gantry_format_version")) {
+    if (*v < 1) fail("format version " + std::to_string(*v) + " is not a gantry format version");
+    if (*v > kFormatVersion)
+      fail("format version " + std::to_string(*v) + " is newer than this gantry reads (" +
+           std::to_string(kFormatVersion) + ")");
+    info_.format_version = *v;
+  }
+  const struct { const char* name; hsize_t actual; const char* what; } described[] = {
+      {"count", dims[0], "images"},   {"channels", dims[1], "channels"},     {"height", dims[2], "rows"},
+      {"resolution", dims[2], "rows"}, {"width", dims[3], "columns"}};
+  for (const auto& d : described)
+    if (const auto v = int_attr(d.name); v && (*v < 0 || static_cast<hsize_t>(*v) != d.actual))
+      fail(std::string("root attribute '") + d.name + "' says " + std::to_string(*v) + " but the images have " +
+           std::to_string(d.actual) + " " + d.what + " (a damaged or hand-edited file?)");
+  string_attr("source", info_.source);
+  string_attr("creation_command", info_.creation_command);
 }
 
 void H5ImageFile::read_image(int64_t i, uint8_t* out) { read_range(i, 1, out); }

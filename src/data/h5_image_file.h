@@ -42,6 +42,7 @@ class H5ImageFile {
 
  private:
   [[noreturn]] void fail(const std::string& problem) const;
+  void check_root_attributes(const std::vector<hsize_t>& dims);
 
   DatasetInfo info_;
   h5::Id file_;

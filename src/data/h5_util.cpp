@@ -51,33 +51,44 @@ void write_attr(hid_t loc, const char* name, const std::string& value) {
     throw std::runtime_error(std::string("cannot write attribute ") + name + ": " + last_error());
 }
 
-bool read_attr(hid_t loc, const char* name, int64_t& value) {
-  if (H5Aexists(loc, name) <= 0) return false;
-  Id a = attr(H5Aopen(loc, name, H5P_DEFAULT));
-  Id t = type(H5Aget_type(a.get()));
-  if (H5Tget_class(t.get()) != H5T_INTEGER) return false;
-  return H5Aread(a.get(), H5T_NATIVE_INT64, &value) >= 0;
+namespace {
+
+// One element (a scalar or a 1-element array) of the given type class.
+bool holds_one(const Id& a, const Id& t, H5T_class_t cls) {
+  if (H5Tget_class(t.get()) != cls) return false;
+  Id sp = space(H5Aget_space(a.get()));
+  return H5Sget_simple_extent_npoints(sp.get()) == 1;
 }
 
-bool read_attr(hid_t loc, const char* name, std::string& value) {
-  if (H5Aexists(loc, name) <= 0) return false;
+}  // namespace
+
+AttrRead read_attr(hid_t loc, const char* name, int64_t& value) {
+  if (H5Aexists(loc, name) <= 0) return AttrRead::missing;
   Id a = attr(H5Aopen(loc, name, H5P_DEFAULT));
   Id t = type(H5Aget_type(a.get()));
-  if (H5Tget_class(t.get()) != H5T_STRING) return false;
+  if (!holds_one(a, t, H5T_INTEGER) || H5Aread(a.get(), H5T_NATIVE_INT64, &value) < 0) return AttrRead::wrong_type;
+  return AttrRead::read;
+}
+
+AttrRead read_attr(hid_t loc, const char* name, std::string& value) {
+  if (H5Aexists(loc, name) <= 0) return AttrRead::missing;
+  Id a = attr(H5Aopen(loc, name, H5P_DEFAULT));
+  Id t = type(H5Aget_type(a.get()));
+  if (!holds_one(a, t, H5T_STRING)) return AttrRead::wrong_type;
   if (H5Tis_variable_str(t.get()) > 0) {  // as h5py writes str attributes
     char* p = nullptr;
     Id mem = type(H5Tcopy(t.get()));
-    if (H5Aread(a.get(), mem.get(), &p) < 0) return false;
+    if (H5Aread(a.get(), mem.get(), &p) < 0) return AttrRead::wrong_type;
     value = p ? p : "";
     H5free_memory(p);
-    return true;
+    return AttrRead::read;
   }
   const size_t size = H5Tget_size(t.get());
   std::vector<char> buf(size + 1, '\0');
   Id mem = type(H5Tcopy(t.get()));
-  if (H5Aread(a.get(), mem.get(), buf.data()) < 0) return false;
+  if (H5Aread(a.get(), mem.get(), buf.data()) < 0) return AttrRead::wrong_type;
   value.assign(buf.data());
-  return true;
+  return AttrRead::read;
 }
 
 }  // namespace gantry::data::h5

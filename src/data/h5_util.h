@@ -66,10 +66,12 @@ inline Id type(hid_t id) { return {id, H5Tclose}; }
 inline Id plist(hid_t id) { return {id, H5Pclose}; }
 inline Id attr(hid_t id) { return {id, H5Aclose}; }
 
-// Attribute helpers on a location (file or object); readers return false if absent or of another type.
+// Attribute helpers on a location (file or object). A reader tells an absent
+// attribute from one of another type or shape (a damaged or foreign file).
+enum class AttrRead { missing, read, wrong_type };
 void write_attr(hid_t loc, const char* name, int64_t value);
 void write_attr(hid_t loc, const char* name, const std::string& value);
-bool read_attr(hid_t loc, const char* name, int64_t& value);
-bool read_attr(hid_t loc, const char* name, std::string& value);
+AttrRead read_attr(hid_t loc, const char* name, int64_t& value);     // one integer
+AttrRead read_attr(hid_t loc, const char* name, std::string& value);  // one string
 
 }  // namespace gantry::data::h5

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 
@@ -22,7 +23,9 @@ IdxArray read_idx(const std::string& path) {
       const int got = gzread(f.get(), static_cast<char*>(buf) + done, chunk);
       if (got < 0) {
         int err = 0;
-        throw fail(std::string("corrupt gzip stream: ") + gzerror(f.get(), &err));
+        std::string why = gzerror(f.get(), &err);
+        if (why.rfind(path + ": ", 0) == 0) why.erase(0, path.size() + 2);  // zlib prefixes the path
+        throw fail("corrupt gzip stream: " + why);
       }
       if (got == 0) return false;
       done += static_cast<size_t>(got);
@@ -43,8 +46,14 @@ IdxArray read_idx(const std::string& path) {
     total *= n;
     if (total > (size_t{1} << 40)) throw fail("idx dimensions are implausibly large");
   }
-  a.data.resize(total);
-  if (!read_exact(a.data.data(), total)) throw fail("truncated: fewer data bytes than its header declares");
+  // Grown as the data arrive: a header can declare a terabyte in 16 bytes.
+  constexpr size_t kBlock = size_t{64} << 20;
+  for (size_t have = 0; have < total;) {
+    const size_t n = std::min(kBlock, total - have);
+    a.data.resize(have + n);
+    if (!read_exact(a.data.data() + have, n)) throw fail("truncated: fewer data bytes than its header declares");
+    have += n;
+  }
   uint8_t extra;
   if (read_exact(&extra, 1)) throw fail("trailing bytes after the data its header declares");
   return a;

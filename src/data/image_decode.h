@@ -1,5 +1,7 @@
 // Decoding one image file for the packer: PNG or JPEG (stb_image), center crop
 // to a square, anti-aliased resize (stb_image_resize), planar CHW uint8.
+// Damage is refused before decoding: a PNG's chunk CRCs must match and it must
+// reach IEND; a JPEG (no checksum exists) must not end before its end of image.
 //
 // Documented transform (docs/DATA.md):
 //   s = min(w, h); crop the s×s square at x0 = floor((w−s)/2), y0 = floor((h−s)/2);
@@ -10,7 +12,9 @@
 //   inputs converted by stb_image: (77 R + 150 G + 29 B) >> 8).
 #pragma once
 #include <cstdint>
+#include <cstddef>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace gantry::data {
@@ -18,6 +22,9 @@ namespace gantry::data {
 // Writes channels·size·size bytes (CHW) to out. Throws DataError naming the
 // file for an unreadable, corrupt or unsupported image.
 void load_square_image(const std::filesystem::path& path, int size, int channels, uint8_t* out);
+// The same from the file's bytes in memory; `name` names the image in errors.
+void decode_square_image(const uint8_t* bytes, size_t n, const std::string& name, int size, int channels,
+                         uint8_t* out);
 
 // Every .png/.jpg/.jpeg (any case) under dir, recursively, sorted by their path
 // relative to dir (bytewise): the same order on every machine. Throws DataError

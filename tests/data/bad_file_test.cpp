@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
+#include <random>
+#include <tuple>
 
 #include "data/data_error.h"
 #include "data/dataset_writer.h"
@@ -116,6 +119,98 @@ TEST(BadFiles, NewerFormatVersion) {
   expect_error(p, "newer than this gantry reads");
 }
 
+// Root attributes of a gantry file that contradict its images, or are of another
+// type, are refused by name (a damaged or hand-edited file).
+TEST(BadFiles, RootAttributesMustAgreeWithTheImages) {
+  TempDir d;
+  const std::string good = d.file("good.h5");
+  write_synth(good, 6);  // 6 x 3 x 16 x 16
+  auto with = [&](const char* name, auto write) {
+    const std::string p = d.file(std::string("attr-") + name + ".h5");
+    std::filesystem::copy_file(good, p, std::filesystem::copy_options::overwrite_existing);
+    hid_t f = H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Adelete(f, name);
+    write(f);
+    H5Fclose(f);
+    return p;
+  };
+  auto int_attr = [&](const char* name, int64_t v) {
+    return with(name, [&](hid_t f) { gantry::data::h5::write_attr(f, name, v); });
+  };
+  auto double_attr = [&](const char* name, double v) {
+    return with(name, [&](hid_t f) {
+      hid_t sp = H5Screate(H5S_SCALAR);
+      hid_t a = H5Acreate2(f, name, H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT);
+      H5Awrite(a, H5T_NATIVE_DOUBLE, &v);
+      H5Aclose(a);
+      H5Sclose(sp);
+    });
+  };
+  auto string_attr = [&](const char* name, const std::string& v) {
+    return with(name, [&](hid_t f) { gantry::data::h5::write_attr(f, name, v); });
+  };
+  expect_error(int_attr("count", 1000000000000), "root attribute 'count' says 1000000000000 but the images have 6");
+  expect_error(int_attr("count", -5), "root attribute 'count' says -5");
+  expect_error(int_attr("count", 0), "root attribute 'count' says 0");
+  expect_error(int_attr("resolution", 32), "root attribute 'resolution' says 32 but the images have 16 rows");
+  expect_error(int_attr("channels", 1), "root attribute 'channels' says 1 but the images have 3 channels");
+  expect_error(int_attr("height", 17), "root attribute 'height' says 17");
+  expect_error(int_attr("width", 8), "root attribute 'width' says 8");
+  expect_error(string_attr("count", "six"), "root attribute 'count' is not one integer");
+  expect_error(string_attr("gantry_format_version", "one"), "root attribute 'gantry_format_version' is not one integer");
+  expect_error(double_attr("gantry_format_version", 1.5), "root attribute 'gantry_format_version' is not one integer");
+  expect_error(int_attr("gantry_format_version", 0), "format version 0 is not a gantry format version");
+  expect_error(int_attr("source", 3), "root attribute 'source' is not one string");
+  EXPECT_EQ(open_error(int_attr("count", 6)), "");  // the right values pass
+}
+
+// Every byte gantry writes is checked: the 1.10 file format checksums the
+// metadata and Fletcher-32 each chunk. Flipping any one bit of a packed file
+// (compressed or not) either is refused when the file is opened or read in
+// full, or leaves every image, label and attribute as it was.
+TEST(BadFiles, EveryFlippedBitIsFoundOrHarmless) {
+  TempDir d;
+  for (const int gzip : {0, 6}) {
+    SynthOptions o;
+    o.output.out = d.file("f.h5");
+    o.output.progress = false;
+    o.output.gzip_level = gzip;
+    o.output.force = true;
+    o.channels = 1;
+    o.height = o.width = 8;
+    o.count = 12;
+    synth_dataset(o);
+    auto read_all = [](const std::string& path) {
+      H5ImageFile f(path);
+      std::vector<uint8_t> px(static_cast<size_t>(f.info().count * f.info().image_bytes()));
+      f.read_range(0, f.info().count, px.data());
+      return std::make_tuple(px, f.info().source, f.info().creation_command, f.info().count);
+    };
+    ASSERT_TRUE(H5ImageFile(d.file("f.h5")).info().checksummed);
+    const auto want = read_all(d.file("f.h5"));
+    std::ifstream in(d.file("f.h5"), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::mt19937_64 rng(7 + gzip);
+    int refused = 0, harmless = 0;
+    for (int trial = 0; trial < 300; ++trial) {
+      std::string damaged = bytes;
+      const size_t at = rng() % damaged.size();
+      damaged[at] = static_cast<char>(damaged[at] ^ (1 << (rng() % 8)));
+      std::ofstream(d.file("d.h5"), std::ios::binary | std::ios::trunc) << damaged;
+      try {
+        EXPECT_EQ(read_all(d.file("d.h5")), want) << "gzip " << gzip << ": bit flipped at byte " << at
+                                                  << " silently changed the data";
+        ++harmless;
+      } catch (const DataError& e) {
+        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+        ++refused;
+      }
+    }
+    EXPECT_GT(refused, 200) << "gzip " << gzip;  // the rest hit unused bytes (free space, padding)
+    std::printf("gzip %d: %d flips refused, %d harmless\n", gzip, refused, harmless);
+  }
+}
+
 TEST(BadFiles, PlainArrayFromAnotherToolIsAccepted) {
   TempDir d;
   std::vector<uint8_t> px(2 * 3 * 4 * 4);
@@ -124,6 +219,7 @@ TEST(BadFiles, PlainArrayFromAnotherToolIsAccepted) {
   H5ImageFile f(d.file("plain.h5"));
   EXPECT_EQ(f.info().format_version, 0);
   EXPECT_EQ(f.info().images_per_chunk, 0);  // contiguous
+  EXPECT_FALSE(f.info().checksummed);       // older files and other tools' have no chunk checksums
   std::vector<uint8_t> back(px.size());
   f.read_range(0, 2, back.data());
   EXPECT_EQ(back, px);

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <fstream>
+#include <iterator>
 
 #include "data/data_error.h"
 #include "data/h5_image_file.h"
@@ -119,9 +120,39 @@ TEST(IdxRoundTrip, BadIdxFilesNameTheFileAndTheProblem) {
   std::vector<uint8_t> px(4 * 2 * 2, 1);
   write_idx(dir.file("short"), {5, 2, 2}, px, true);  // declares 5 images, holds 4
   expect(dir.file("short"), "", "short: truncated");
+  write_idx(dir.file("huge"), {8192, 8192, 8192}, px, true);  // declares 512 GiB in a 40-byte file
+  expect(dir.file("huge"), "", "huge: truncated");
   write_idx(dir.file("img"), {4, 2, 2}, px, false);
   write_idx(dir.file("lbl3"), {3}, {0, 1, 2}, false);
   expect(dir.file("img"), dir.file("lbl3"), "3 labels for 4 images");
   write_idx(dir.file("vec"), {16}, px, false);
   expect(dir.file("vec"), "", "expected an idx3 image file");
+}
+
+// A gzipped idx carries a CRC-32 and the length of its data: a flipped bit
+// anywhere either is refused or sits where no data is held (gzip header fields:
+// the flags' text bit, modification time, extra flags, OS; a stored deflate
+// block's padding bits), and the images read back unchanged.
+TEST(IdxRoundTrip, EveryFlippedBitOfAGzippedIdxIsFoundOrHarmless) {
+  TempDir dir;
+  std::vector<uint8_t> px(6 * 5 * 5);
+  for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(i * 37 + 11);
+  write_idx(dir.file("i.gz"), {6, 5, 5}, px, true);
+  std::ifstream in(dir.file("i.gz"), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  int refused = 0;
+  for (size_t at = 0; at < bytes.size(); ++at)
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string damaged = bytes;
+      damaged[at] = static_cast<char>(damaged[at] ^ (1 << bit));
+      std::ofstream(dir.file("d.gz"), std::ios::binary | std::ios::trunc) << damaged;
+      try {
+        const IdxArray a = read_idx(dir.file("d.gz"));
+        EXPECT_EQ(a.data, px) << "flip of bit " << bit << " at byte " << at << " changed the images";
+      } catch (const DataError& e) {
+        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+        ++refused;
+      }
+    }
+  EXPECT_GE(refused, static_cast<int>(8 * bytes.size()) - 64) << "of " << 8 * bytes.size();
 }

@@ -6,8 +6,12 @@
 #include <stb_image_write.h>
 #include <torch/torch.h>
 
+#include <zlib.h>
+
+#include <algorithm>
 #include <array>
 #include <fstream>
+#include <iterator>
 
 #include "data/data_error.h"
 #include "data/h5_image_file.h"
@@ -114,6 +118,61 @@ TEST(ImageDecode, UpsampleAndJpeg) {
   expect_quadrants(j.data(), 32, 4, 4, "JPEG");  // JPEG is lossy even at quality 100
 }
 
+// Damage stb_image would decode without a word is refused: any flipped bit
+// of a PNG (every chunk has a CRC-32) and a JPEG cut short (no end of image);
+// a header claiming more pixels than the packer takes is refused before decoding.
+TEST(ImageDecode, DamagedFilesAreRefused) {
+  TempDir d;
+  write_png(d.file("p.png"), 40, 30, 3, quadrant_image(40, 30, kMargin, kQuadrants));
+  write_jpg(d.file("j.jpg"), 40, 30, 3, quadrant_image(40, 30, kMargin, kQuadrants));
+  auto bytes_of = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  auto decode_error = [](const std::vector<uint8_t>& b) {
+    std::vector<uint8_t> out(3 * 16 * 16);
+    try {
+      decode_square_image(b.data(), b.size(), "x", 16, 3, out.data());
+    } catch (const DataError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const auto png = bytes_of(d.file("p.png"));
+  ASSERT_EQ(decode_error(png), "");
+  for (size_t at = 8; at < png.size(); ++at) {  // every byte after the signature
+    auto damaged = png;
+    damaged[at] ^= 0x10;
+    const auto e = decode_error(damaged);
+    ASSERT_NE(e, "") << "flip at byte " << at << " of " << png.size() << " accepted";
+  }
+  auto idat = png;
+  const auto pos = std::search(idat.begin(), idat.end(), std::begin("IDAT"), std::end("IDAT") - 1) - idat.begin();
+  idat[pos + 10] ^= 0x01;  // inside the compressed pixels
+  EXPECT_NE(decode_error(idat).find("PNG chunk 1 ('IDAT') fails its CRC"), std::string::npos) << decode_error(idat);
+  auto short_png = png;
+  short_png.resize(png.size() - 12);  // without IEND
+  EXPECT_NE(decode_error(short_png).find("ends before its IEND"), std::string::npos) << decode_error(short_png);
+
+  const auto jpg = bytes_of(d.file("j.jpg"));
+  ASSERT_EQ(decode_error(jpg), "");
+  for (const size_t keep : {jpg.size() - 2, jpg.size() / 2, jpg.size() - 40}) {
+    const std::vector<uint8_t> cut(jpg.begin(), jpg.begin() + static_cast<long>(keep));
+    EXPECT_NE(decode_error(cut).find("JPEG truncated"), std::string::npos) << keep << ": " << decode_error(cut);
+  }
+  EXPECT_NE(decode_error({0x42, 0x4d, 0, 0}).find("neither PNG nor JPEG"), std::string::npos);
+
+  // 8192 x 16384 declared in IHDR (CRC fixed up): refused by its header.
+  auto huge = png;
+  const uint8_t width[4] = {0, 0, 0x20, 0}, height[4] = {0, 0, 0x40, 0};
+  std::copy(width, width + 4, huge.begin() + 16);
+  std::copy(height, height + 4, huge.begin() + 20);
+  const uint32_t crc = static_cast<uint32_t>(crc32(0, huge.data() + 12, 17));
+  for (int k = 0; k < 4; ++k) huge[29 + k] = static_cast<uint8_t>(crc >> (24 - 8 * k));
+  EXPECT_NE(decode_error(huge).find("8192x16384 pixels is larger than the packer takes"), std::string::npos)
+      << decode_error(huge);
+}
+
 TEST(ImageDecode, ResizeAgreesWithTorchAntialiasedBicubic) {
   // An independent implementation of anti-aliased downsampling: torch's
   // interpolate(bicubic, antialias). Filters differ slightly (Mitchell vs Keys
@@ -192,7 +251,7 @@ TEST(PackImages, FolderTreeInSortedOrderWithCorruptFiles) {
     pack_images(pack_options(root.string(), d.file("p.h5"), 8));
     ADD_FAILURE() << "corrupt file not reported";
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("b/bad.png: cannot decode image"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("b/bad.png: PNG truncated"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(std::filesystem::exists(d.file("p.h5")));
   // ...or, with skip_bad, skips and lists both.
