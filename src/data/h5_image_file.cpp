@@ -50,6 +50,7 @@ H5ImageFile::H5ImageFile(const std::string& path, const OpenOptions& options) {
   std::error_code ec;
   if (!fs::exists(path, ec)) fail("no such file");
   if (fs::is_directory(path, ec)) fail("is a directory, not an HDF5 file");
+  if (!fs::is_regular_file(path, ec)) fail("is not a regular file");
   if (!std::ifstream(path, std::ios::binary).good()) fail("cannot be read (permission denied?)");
 
   h5::Lock lock;

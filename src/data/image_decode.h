@@ -1,7 +1,6 @@
-// Decoding one image file for the packer: PNG or JPEG (stb_image), center crop
-// to a square, anti-aliased resize (stb_image_resize), planar CHW uint8.
-// Damage is refused before decoding: a PNG's chunk CRCs must match and it must
-// reach IEND; a JPEG (no checksum exists) must not end before its end of image.
+// Decoding one image file for the packer: PNG (libpng) or JPEG (libjpeg-turbo),
+// damaged files refused (data/image_codecs.h), center crop to a square,
+// anti-aliased resize (stb_image_resize), planar CHW uint8.
 //
 // Documented transform (docs/DATA.md):
 //   s = min(w, h); crop the s×s square at x0 = floor((w−s)/2), y0 = floor((h−s)/2);
@@ -9,7 +8,7 @@
 //   B=C=1/3 when shrinking, Catmull–Rom when enlarging), clamped edges, on the
 //   stored 8-bit values (no sRGB linearisation);
 //   channels: 3 = RGB (gray inputs replicated, alpha dropped); 1 = gray (RGB
-//   inputs converted by stb_image: (77 R + 150 G + 29 B) >> 8).
+//   PNGs converted as (77 R + 150 G + 29 B) >> 8; colour JPEGs: their luma Y).
 #pragma once
 #include <cstdint>
 #include <cstddef>

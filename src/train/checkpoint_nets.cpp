@@ -36,6 +36,22 @@ void flatten(torch::serialize::InputArchive& a, const std::string& prefix, FlatC
   }
 }
 
+std::string first_line(const c10::Error& e) {
+  std::string why = e.what_without_backtrace();
+  why.resize(std::min(why.find('\n'), why.size()));
+  return why;
+}
+
+// The archive inside a verified payload; a payload that LibTorch cannot read
+// (a file crafted with a valid footer) is a damaged checkpoint, said so by name.
+void read_archive(const fs::path& file, const std::string& payload, torch::serialize::InputArchive& archive) {
+  try {
+    load_archive(archive, payload);
+  } catch (const c10::Error& e) {
+    throw std::invalid_argument(file.string() + ": not a readable checkpoint archive (" + first_line(e) + ")");
+  }
+}
+
 }  // namespace
 
 fs::path newest_checkpoint(const fs::path& run_dir) {
@@ -47,23 +63,32 @@ fs::path newest_checkpoint(const fs::path& run_dir) {
 CheckpointNets load_nets(const fs::path& file) {
   const auto payload = verified_payload(file);
   torch::serialize::InputArchive a;
-  load_archive(a, payload);
+  read_archive(file, payload, a);
   c10::IValue text;
   if (!a.try_read("config", text) || !text.isString()) throw std::invalid_argument(file.string() + ": no config inside");
   CheckpointNets n;
   n.config_text = text.toStringRef();
-  n.config = config_from_saved_toml(n.config_text);
-  torch::Tensor step;
-  a.read("step", step);
-  n.step = step.item<int64_t>();
-  n.g = models::build_generator(n.config.model);
-  n.g_ema = models::build_generator(n.config.model);
-  n.d = models::build_discriminator(n.config.model);
-  for (auto [key, module] : {std::pair<const char*, torch::nn::Module*>{"G", n.g.get()}, {"G_ema", n.g_ema.get()}, {"D", n.d.get()}}) {
-    torch::serialize::InputArchive sub;
-    a.read(key, sub);
-    module->load(sub);
-    module->eval();
+  try {
+    n.config = config_from_saved_toml(n.config_text);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(file.string() + ": " + e.what());
+  }
+  try {
+    torch::Tensor step;
+    a.read("step", step);
+    n.step = step.item<int64_t>();
+    n.g = models::build_generator(n.config.model);
+    n.g_ema = models::build_generator(n.config.model);
+    n.d = models::build_discriminator(n.config.model);
+    for (auto [key, module] :
+         {std::pair<const char*, torch::nn::Module*>{"G", n.g.get()}, {"G_ema", n.g_ema.get()}, {"D", n.d.get()}}) {
+      torch::serialize::InputArchive sub;
+      a.read(key, sub);
+      module->load(sub);
+      module->eval();
+    }
+  } catch (const c10::Error& e) {  // a missing entry, or tensors of other shapes than its config's networks
+    throw std::invalid_argument(file.string() + ": damaged or foreign checkpoint (" + first_line(e) + ")");
   }
   return n;
 }
@@ -71,7 +96,7 @@ CheckpointNets load_nets(const fs::path& file) {
 FlatCheckpoint flatten_checkpoint(const fs::path& file) {
   const auto payload = verified_payload(file);
   torch::serialize::InputArchive a;
-  load_archive(a, payload);
+  read_archive(file, payload, a);
   FlatCheckpoint flat;
   flatten(a, "", flat);
   static const std::regex param(R"(^(opt_[a-z]+)/param_groups/param_groups/(\d+)/params/(\d+)$)");
