@@ -1,5 +1,7 @@
 #include "cli/rank_errors.h"
 
+#include "dist/agreement.h"
+
 #include <c10/util/Exception.h>
 
 #include <climits>
@@ -7,18 +9,6 @@
 #include <stdexcept>
 
 namespace gantry::cli {
-
-std::string agreed_error(dist::World& world, const std::string& mine) {
-  int code = mine.empty() ? INT_MAX : world.rank(), lowest = INT_MAX;
-  MPI_Allreduce(&code, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (lowest == INT_MAX) return "";
-  std::string msg = world.rank() == lowest ? mine : std::string();
-  int len = static_cast<int>(msg.size());
-  MPI_Bcast(&len, 1, MPI_INT, lowest, MPI_COMM_WORLD);
-  msg.resize(len);
-  MPI_Bcast(msg.data(), len, MPI_CHAR, lowest, MPI_COMM_WORLD);
-  return lowest == 0 ? msg : "rank " + std::to_string(lowest) + ": " + msg;
-}
 
 namespace {
 
@@ -28,7 +18,7 @@ namespace {
 int agree_on_failure(dist::World& world, const std::string& mine, int code) {
   int worst = 0;
   MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  const std::string err = agreed_error(world, mine);
+  const std::string err = dist::agreed_error(world, mine);
   if (err.empty()) return 0;
   if (world.rank() == 0) std::fprintf(stderr, "gantry: %s\n", err.c_str());
   world.finalize();

@@ -10,9 +10,6 @@
 
 namespace gantry::cli {
 
-// The error of the lowest failing rank, on every rank ("" if none failed).
-std::string agreed_error(dist::World& world, const std::string& mine);
-
 // Runs `validate` on every rank; std::invalid_argument from it on any rank →
 // rank 0 prints "gantry: <message>", the world is finalized, and 2 is returned.
 // Otherwise returns 0.

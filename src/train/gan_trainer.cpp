@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "common/rng.h"
 #include "data/mixture_source.h"
 #include "data/prefetch_loader.h"
+#include "dist/agreement.h"
 #include "dist/all_gather_autograd.h"
 #include "dist/communicator.h"
 #include "dist/grad_sync.h"
@@ -149,7 +151,10 @@ class Trainer {
  private:
   void build();
   void resume();
-  void save();
+  // `position`: the data position to record (default: the loader's, after the batches used so far).
+  void save(const data::SamplerState* position = nullptr);
+  // Fetches this step's n_dis batches into batches_ (the data-wait time goes into m).
+  void fetch_batches(StepMetrics& m);
   void samples();
   void evaluate();
   void d_step(int64_t t, int64_t k, StepMetrics& m);
@@ -179,6 +184,7 @@ class Trainer {
   std::vector<std::pair<const char*, torch::Tensor>> phase_skips_;
   std::unique_ptr<dist::GradSync> sync_g_, sync_d_;
   std::unique_ptr<data::BatchSource> loader_;
+  std::deque<data::Batch> batches_;  // this step's batches, one per D phase
   std::unique_ptr<reg::Direal> direal_g_, direal_d_;
   std::unique_ptr<reg::HistoricalAverage> ha_g_, ha_d_;
   std::unique_ptr<reg::Ema> ema_;
@@ -272,7 +278,7 @@ void Trainer::resume() {
                  (long long)step_, (long long)read_int("world_size"), world_.size());
 }
 
-void Trainer::save() {
+void Trainer::save(const data::SamplerState* position) {
   // Every rank takes part in the consistency check; rank 0 writes.
   auto report = dist::check_consistency(*g_, comm_);
   if (report.consistent) report = dist::check_consistency(*d_, comm_);
@@ -296,7 +302,7 @@ void Trainer::save() {
       for (size_t i = 0; i < state.size(); ++i) s.write(std::to_string(i), state[i]);
     });
   }
-  const auto pos = loader_->state();
+  const auto pos = position ? *position : loader_->state();
   auto put = [&](const char* k, int64_t v) { a.write(k, torch::tensor(v)); };
   put("step", step_);
   put("images_seen", images_seen_);
@@ -430,17 +436,20 @@ void Trainer::note_timing(const char* phase, const dist::GradSync& sync, const C
   if (world_.rank() == 0) timing_log_.add(phase, t, used);
 }
 
+void Trainer::fetch_batches(StepMetrics& m) {
+  RECORD_USER_SCOPE("gantry::data_wait");
+  const auto t0 = Clock::now();
+  while (static_cast<int64_t>(batches_.size()) < cfg_.train.n_dis) batches_.push_back(loader_->next());
+  m.add("time_data_s", std::chrono::duration<double>(Clock::now() - t0).count());
+}
+
 void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
   RECORD_USER_SCOPE("gantry::d_phase");
   const auto& c = cfg_;
   const int rank = world_.rank(), world = world_.size();
-  const auto t0 = Clock::now();
-  auto batch = [&] {
-    RECORD_USER_SCOPE("gantry::data_wait");
-    return loader_->next();
-  }();
+  auto batch = std::move(batches_.front());
+  batches_.pop_front();
   const auto t1 = Clock::now();
-  m.add("time_data_s", std::chrono::duration<double>(t1 - t0).count());
   const auto collectives0 = collectives_so_far();  // G's forward for the fakes synchronizes BN too
   const auto real = in_layout(batch.images, c.train.channels_last);
   last_real_ = real;
@@ -646,12 +655,33 @@ int Trainer::run(const std::atomic<int>& stop) {
   int exit_code = 0;
   for (; step_ < cfg_.train.steps;) {
     const int64_t t = step_;
-    // Agree on a stop request at the step boundary.
-    auto flag = torch::tensor({static_cast<double>(stop.load())}, torch::kDouble);
+    // This step's batches come first, so that a data error on one rank (a damaged chunk)
+    // joins the step-boundary agreement below: every rank stops with one line, exit 1 or 2,
+    // instead of one rank aborting the job.
+    const auto position = loader_->state();  // what a stop at this boundary checkpoints
+    std::string data_error;
+    int data_code = 0;
+    try {
+      fetch_batches(m);
+    } catch (const std::exception& e) {
+      data_error = e.what();
+      data_code = dynamic_cast<const std::invalid_argument*>(&e) ? 2 : 1;
+    }
+    // Agree on a stop request and on failed reads: {stop, failed ranks, ranks failed with exit 1}.
+    auto flag = torch::tensor({static_cast<double>(stop.load()), data_code > 0 ? 1.0 : 0.0, data_code == 1 ? 1.0 : 0.0},
+                              torch::kDouble);
     comm_.all_reduce(flag, dist::ReduceOp::kSum);
-    if (flag.item<double>() > 0) {
+    const auto agreed = flag.accessor<double, 1>();
+    if (agreed[1] > 0) {
+      const std::string message = dist::agreed_error(world_, data_error);
+      if (world_.rank() == 0) std::fprintf(stderr, "gantry: %s\n", message.c_str());
+      exit_code = agreed[2] > 0 ? 1 : 2;
+      break;
+    }
+    if (agreed[0] > 0) {
       if (world_.rank() == 0) std::fprintf(stderr, "gantry: stop requested: checkpointing at step %lld\n", (long long)t);
-      save();
+      batches_.clear();
+      save(&position);
       exit_code = kExitPreempted;
       break;
     }

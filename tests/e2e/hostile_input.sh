@@ -115,6 +115,30 @@ a, b = (json.loads(open(f).readline())["grad_norm_g"] for f in sys.argv[1:3])
 assert abs(a - b) <= 1e-5 * abs(a), (a, b)
 PY
 
+# A damaged chunk found mid-training (its Fletcher-32 fails) on one rank: every rank stops at
+# the step boundary with one line naming the file, exit 2; no MPI_ABORT banner.
+"$GANTRY" synth --shape 1,28,28 --count 64 --seed 4 --out damaged.h5 --quiet >/dev/null || fail "synth damaged.h5"
+python3 - damaged.h5 "$GANTRY" <<'PY' || fail "could not damage damaged.h5"
+import subprocess, sys
+path, gantry = sys.argv[1], sys.argv[2]
+data = bytearray(open(path, "rb").read())
+for at in range(len(data) * 3 // 4, len(data), 97):  # a byte of some image chunk: opens, fails --verify
+    data[at] ^= 0x10
+    open(path, "wb").write(data)
+    if subprocess.run([gantry, "inspect", path], capture_output=True).returncode == 0 and \
+       subprocess.run([gantry, "inspect", "--verify", path], capture_output=True).returncode == 2:
+        sys.exit(0)
+    data[at] ^= 0x10
+sys.exit(1)
+PY
+timeout 300 mpirun -np 2 "${TRAIN[@]}" dmg --quiet --set data.path=damaged.h5 --set train.steps=40 \
+  >"$WORK/dmg.log" 2>"$WORK/dmg.err"
+rc=$?
+[[ $rc == 2 ]] || fail "a damaged chunk mid-training exited $rc, expected 2: $(head -5 "$WORK/dmg.err")"
+[[ $(grep -c '^gantry: ' "$WORK/dmg.err") == 1 ]] && grep -q 'damaged.h5: reading images .*Fletcher32' "$WORK/dmg.err" ||
+  fail "a damaged chunk mid-training: not one line naming the file: $(head -5 "$WORK/dmg.err")"
+grep -q MPI_ABORT "$WORK/dmg.err" && fail "a damaged chunk mid-training went through MPI_ABORT: $(head -8 "$WORK/dmg.err")"
+
 # diff: tolerances must be finite and non-negative; --rtol sees small tensors.
 one_line 2 "--tol and --rtol must be finite and non-negative" "$GANTRY" diff r/ckpt-000000002.pt r/ckpt-000000002.pt --tol -1
 one_line 2 "--tol and --rtol must be finite and non-negative" "$GANTRY" diff r/ckpt-000000002.pt r/ckpt-000000002.pt --tol nan
