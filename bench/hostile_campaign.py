@@ -165,6 +165,15 @@ def damage(data, rng):
     return bytes(d), kind
 
 
+def damage_file(source, target, rng):
+    """target := source's bytes, damaged; returns how."""
+    with open(source, "rb") as fh:
+        bad, how = damage(fh.read(), rng)
+    with open(target, "wb") as fh:
+        fh.write(bad)
+    return how
+
+
 def classify(rc, err, launcher=False):
     if rc == "timeout":
         return "bug", "hang (timeout)"
@@ -223,29 +232,25 @@ def case(runner, index, seed, work):
             verdict, why = "accepted", "help"
     elif kind == "dataset":
         src = rng.choice(["d.h5", "dz.h5", "idx.h5"])
-        with open(os.path.join(f, src), "rb") as fh:
-            bad, how = damage(fh.read(), rng)
-        with open(os.path.join(work, "x.h5"), "wb") as fh:
-            fh.write(bad)
+        how = damage_file(os.path.join(f, src), os.path.join(work, "x.h5"), rng)
         desc.update(source=src, damage=how)
         use = rng.choice(["inspect", "train"])
         if use == "inspect":
             rc, out, err, secs = runner.run(["inspect", "--verify", "x.h5"], work)
         else:
+            # One epoch (32 images, batch 4): training reads every image, so damage anywhere is met.
             rc, out, err, secs = runner.run(["train", "--config", os.path.join(f, "tiny.toml"), "--run-dir", "run",
-                                             "--quiet", "--set", "data.path=x.h5"], work)
+                                             "--quiet", "--set", "data.path=x.h5", "--set", "train.steps=8"], work)
         verdict, why = classify(rc, err)
         if verdict == "accepted" and runner.digest("x.h5", work) != runner.digest(os.path.join(f, src), work):
             verdict, why = "bug", "silently_accepted: damaged dataset read with other contents"
         desc["use"] = use
     elif kind == "idx":
         which = rng.choice(["images.idx.gz", "labels.idx.gz"])
-        with open(os.path.join(f, which), "rb") as fh:
-            bad, how = damage(fh.read(), rng)
         shutil.copy(os.path.join(f, "images.idx.gz"), os.path.join(work, "i.gz"))
         shutil.copy(os.path.join(f, "labels.idx.gz"), os.path.join(work, "l.gz"))
-        with open(os.path.join(work, "i.gz" if which.startswith("images") else "l.gz"), "wb") as fh:
-            fh.write(bad)
+        how = damage_file(os.path.join(f, which), os.path.join(work, "i.gz" if which.startswith("images") else "l.gz"),
+                          rng)
         desc.update(file=which, damage=how)
         rc, _, err, secs = runner.run(["pack", "idx", "--images", "i.gz", "--labels", "l.gz", "--out", "p.h5",
                                        "--quiet"], work)
@@ -256,10 +261,7 @@ def case(runner, index, seed, work):
         folder = os.path.join(work, "imgs")
         shutil.copytree(os.path.join(f, "imgs"), folder)
         name = rng.choice(sorted(os.listdir(folder)))
-        with open(os.path.join(folder, name), "rb") as fh:
-            bad, how = damage(fh.read(), rng)
-        with open(os.path.join(folder, name), "wb") as fh:
-            fh.write(bad)
+        how = damage_file(os.path.join(folder, name), os.path.join(folder, name), rng)
         desc.update(file=name, damage=how)
         rc, _, err, secs = runner.run(["pack", "images", "--dir", "imgs", "--size", "16", "--out", "p.h5",
                                        "--quiet"], work)
@@ -272,10 +274,7 @@ def case(runner, index, seed, work):
         run = os.path.join(work, "run")
         shutil.copytree(os.path.join(f, "run"), run)
         ckpt = sorted(p for p in os.listdir(run) if p.startswith("ckpt-"))[-1]
-        with open(os.path.join(run, ckpt), "rb") as fh:
-            bad, how = damage(fh.read(), rng)
-        with open(os.path.join(run, ckpt), "wb") as fh:
-            fh.write(bad)
+        how = damage_file(os.path.join(run, ckpt), os.path.join(run, ckpt), rng)
         use = rng.choice(["inspect", "sample", "export", "train", "diff"])
         desc.update(damage=how, use=use)
         path = os.path.join(run, ckpt)
