@@ -8,7 +8,11 @@ on the GPU count. This benchmark trains the 2-D mixture configs
 (configs/ring8_mlp.toml, configs/grid25_mlp.toml: the same global batch on
 every N) for `--seeds` seeds at N = 1, 2, 4 ranks, evaluates each final G
 with `gantry eval --metrics modes --count 2500` (modes captured, high-quality
-share, KL of the mode histogram from uniform), and tests, per mixture, metric
+share, KL of the mode histogram from uniform); the `fmnist` workload
+(opt-in: `--mixtures fmnist`) trains configs/fmnist_dcgan.toml for
+`--fmnist-steps` steps (global batch 64 on every N) and evaluates G_ema with
+FID-FMNIST and IS-FMNIST in the feature space of the offline classifier
+(`gantry eval train-classifier`, trained once into <out>). It tests, per workload, metric
 and N > 1, the hypothesis "N ranks and 1 rank give the same distribution of
 the metric over seeds" with a two-sided permutation test of the difference
 of means (all relabelings when there are at most 20,000, else 20,000 random
@@ -21,6 +25,7 @@ rerun skips the runs already there (resumable across sessions); `--report`
 prints the table from what is there.
 
   bench/world_size_stats.py --seeds 5 --out runs/world_size_stats        # ~1 h on 2 cores
+  bench/world_size_stats.py --seeds 5 --mixtures fmnist --out runs/world_size_stats   # ~1.5 h
   bench/world_size_stats.py --report runs/world_size_stats
 """
 import argparse
@@ -34,31 +39,67 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-METRICS = ("modes", "high_quality", "kl")
+METRICS = {"ring8": ("modes", "high_quality", "kl"), "grid25": ("modes", "high_quality", "kl"),
+           "fmnist": ("fid", "is")}
+FM = "/usr/share/datasets/fashion-mnist"
+
+
+def run_env():
+    return dict(os.environ, GANTRY_THREADS="1", GANTRY_DEVICE="cpu", OMPI_ALLOW_RUN_AS_ROOT="1",
+                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
+
+
+def checked(cmd, what, **kw):
+    p = subprocess.run(cmd, cwd=ROOT, env=run_env(), capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        sys.exit(f"world_size_stats.py: {what} failed ({' '.join(cmd)}): {p.stderr[-800:]}")
+    return p.stdout
+
+
+def fmnist_classifier(args):
+    """Packs Fashion-MNIST (train, t10k) and trains the offline feature network once."""
+    data = os.path.join(ROOT, "runs", "data")
+    os.makedirs(data, exist_ok=True)
+    for split, stem in (("train", "train"), ("test", "t10k")):
+        h5 = os.path.join(data, f"fashion-mnist-{split}.h5")
+        if not os.path.isfile(h5):
+            checked([args.gantry, "pack", "idx", "--images", f"{FM}/{stem}-images-idx3-ubyte.gz", "--labels",
+                     f"{FM}/{stem}-labels-idx1-ubyte.gz", "--out", h5, "--quiet"], f"packing {split}")
+    clf = os.path.join(args.out, "fmnist-classifier.pt")
+    if not os.path.isfile(clf):
+        out = checked([args.gantry, "eval", "train-classifier", "--data", os.path.join(data, "fashion-mnist-train.h5"),
+                       "--test", os.path.join(data, "fashion-mnist-test.h5"), "--out", clf + ".tmp", "--name",
+                       "FMNIST"], "classifier training")
+        os.replace(clf + ".tmp", clf)
+        with open(os.path.join(args.out, "fmnist-classifier.json"), "w") as fh:
+            fh.write(out)
+    return clf
 
 
 def train_and_eval(args, mixture, ranks, seed):
     run = os.path.join(args.out, f"{mixture}-n{ranks}-s{seed}")
     shutil.rmtree(run, ignore_errors=True)
-    env = dict(os.environ, GANTRY_THREADS="1", GANTRY_DEVICE="cpu", OMPI_ALLOW_RUN_AS_ROOT="1",
-               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
-    train = ["mpirun", "-np", str(ranks), args.gantry, "train", "--config", f"configs/{mixture}_mlp.toml",
-             "--run-dir", run, "--quiet", "--set", f"train.steps={args.steps}", "--set", f"train.seed={seed}",
-             "--set", "eval.every=0", "--set", f"train.checkpoint_every={args.steps}"]
-    p = subprocess.run(train, cwd=ROOT, env=env, capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit(f"world_size_stats.py: training failed ({' '.join(train)}): {p.stderr[-800:]}")
-    ev = subprocess.run([args.gantry, "eval", "--run-dir", run, "--metrics", "modes", "--count", "2500", "--seed",
-                         "123"], cwd=ROOT, env=env, capture_output=True, text=True)
-    if ev.returncode != 0:
-        sys.exit(f"world_size_stats.py: eval failed for {run}: {ev.stderr[-800:]}")
-    result = json.loads(ev.stdout.strip().splitlines()[-1])
+    fmnist = mixture == "fmnist"
+    steps = args.fmnist_steps if fmnist else args.steps
+    config = "configs/fmnist_dcgan.toml" if fmnist else f"configs/{mixture}_mlp.toml"
+    checked(["mpirun", "-np", str(ranks), args.gantry, "train", "--config", config, "--run-dir", run, "--quiet",
+             "--set", f"train.steps={steps}", "--set", f"train.seed={seed}", "--set", "eval.every=0",
+             "--set", f"train.checkpoint_every={steps}", "--set", f"log.sample_every={steps}"], "training")
+    if fmnist:
+        ev = [args.gantry, "eval", "--run-dir", run, "--metrics", "is,fid", "--ema", "--count", "10000",
+              "--feature-net", fmnist_classifier(args), "--stats-cache", os.path.join(args.out, "fid-stats")]
+    else:
+        ev = [args.gantry, "eval", "--run-dir", run, "--metrics", "modes", "--count", "2500"]
+    result = json.loads(checked(ev + ["--seed", "123"], f"eval of {run}").strip().splitlines()[-1])
     shutil.rmtree(run, ignore_errors=True)  # checkpoints are not needed once measured
     return result
 
 
 def pick(result):
-    """modes captured, high-quality share, KL of the mode histogram (gantry eval's "modes" object)."""
+    """modes captured, high-quality share, KL of the mode histogram (gantry eval's "modes" object), or
+    FID-FMNIST and the IS-FMNIST mean."""
+    if "FID-FMNIST" in result:
+        return {"fid": float(result["FID-FMNIST"]["value"]), "is": float(result["IS-FMNIST"]["mean"])}
     m = result["modes"]
     return {"modes": float(m["captured"]), "high_quality": float(m["high_quality_share"]), "kl": float(m["kl"])}
 
@@ -89,7 +130,7 @@ def report(out):
         for r in rows:
             if r["mixture"] == mixture:
                 by_n.setdefault(r["ranks"], []).append(r["metrics"])
-        for metric in METRICS:
+        for metric in METRICS[mixture]:
             line = {"mixture": mixture, "metric": metric}
             for n, ms in sorted(by_n.items()):
                 xs = [m[metric] for m in ms if metric in m]
@@ -115,7 +156,8 @@ def main():
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--ranks", default="1,2,4")
     ap.add_argument("--mixtures", default="ring8,grid25")
-    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--steps", type=int, default=4000, help="steps of the 2-D mixtures")
+    ap.add_argument("--fmnist-steps", type=int, default=600, help="steps of the fmnist workload")
     ap.add_argument("--out", default="runs/world_size_stats")
     ap.add_argument("--gantry", default=os.path.join(ROOT, "build", "gantry"))
     ap.add_argument("--report", metavar="DIR")
@@ -123,8 +165,11 @@ def main():
     if args.report:
         print(json.dumps(report(args.report), indent=1))
         return
-    if args.seeds < 2 or args.steps < 1:
-        sys.exit("world_size_stats.py: --seeds must be >= 2 and --steps positive")
+    if args.seeds < 2 or args.steps < 1 or args.fmnist_steps < 1:
+        sys.exit("world_size_stats.py: --seeds must be >= 2 and --steps, --fmnist-steps positive")
+    unknown = set(args.mixtures.split(",")) - set(METRICS)
+    if unknown:
+        sys.exit(f"world_size_stats.py: unknown workload {sorted(unknown)[0]} (known: {', '.join(METRICS)})")
     args.out = os.path.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "runs.jsonl")
@@ -139,7 +184,8 @@ def main():
                     continue
                 result = train_and_eval(args, mixture, n, seed)
                 with open(path, "a") as fh:
-                    fh.write(json.dumps({"mixture": mixture, "ranks": n, "seed": seed, "steps": args.steps,
+                    steps = args.fmnist_steps if mixture == "fmnist" else args.steps
+                    fh.write(json.dumps({"mixture": mixture, "ranks": n, "seed": seed, "steps": steps,
                                          "metrics": pick(result), "eval": result}) + "\n")
     print(json.dumps(report(args.out), indent=1))
 

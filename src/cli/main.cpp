@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/rank_errors.h"
+#include "common/error_text.h"
 #include "common/host_allocator.h"
 #include "dist/world.h"
 
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gantry: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {  // a LibTorch error: its message, not its C++ backtrace
-    const std::string msg = gantry::cli::one_line(e);
+    const std::string msg = gantry::one_line(e);
     if (gantry::dist::World::initialized()) gantry::dist::World::abort(1, msg);
     std::fprintf(stderr, "gantry: %s\n", msg.c_str());
     return 1;

@@ -2,9 +2,8 @@
 
 #include "dist/agreement.h"
 
-#include <c10/util/Exception.h>
+#include "common/error_text.h"
 
-#include <climits>
 #include <cstdio>
 #include <stdexcept>
 
@@ -37,23 +36,14 @@ int validate_on_all_ranks(dist::World& world, const std::function<void()>& valid
   return agree_on_failure(world, err, err.empty() ? 0 : 2);
 }
 
-std::string one_line(const std::exception& e) {
-  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
-  std::string msg = torch_error ? torch_error->what_without_backtrace() : e.what();
-  const auto nl = msg.find('\n');
-  if (nl != std::string::npos) msg.resize(nl);
-  return msg;
-}
-
 int make_on_all_ranks(dist::World& world, const std::string& doing, const std::function<void()>& make) {
   std::string err;
   int code = 0;
   try {
     make();
   } catch (const std::exception& e) {
-    // std::invalid_argument is bad input (exit 2); anything else failed (1).
     err = "while " + doing + ": " + one_line(e);
-    code = dynamic_cast<const std::invalid_argument*>(&e) ? 2 : 1;
+    code = exit_code_for(e);
   }
   return agree_on_failure(world, err, code);
 }

@@ -22,8 +22,4 @@ int validate_on_all_ranks(dist::World& world, const std::function<void()>& valid
 // (std::invalid_argument on some rank: bad input) or 1 is returned.
 int make_on_all_ranks(dist::World& world, const std::string& doing, const std::function<void()>& make);
 
-// An exception's message as one line: a LibTorch error without its C++
-// backtrace, and only the first line of a multi-line message.
-std::string one_line(const std::exception& e);
-
 }  // namespace gantry::cli

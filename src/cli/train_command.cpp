@@ -46,7 +46,7 @@ CLI::App* add_train_command(CLI::App& app, Action& action) {
       if (const int rc = validate_on_all_ranks(world, [&] { train::check_same_config_on_all_ranks(world, config); }))
         return rc;
       if (const int rc = validate_on_all_ranks(world, [&] {
-            if (world.rank() == 0) train::prepare_run_dir(o->run_dir, config);
+            if (world.rank() == 0) train::prepare_run_dir(o->run_dir);
           }))
         return rc;
       train::TrainOptions opts;

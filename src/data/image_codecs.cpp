@@ -104,7 +104,6 @@ DecodedImage decode_png(const uint8_t* bytes, size_t n, const std::string& name,
   }
   if (!info) png_error(png, "out of memory");
   png_set_read_fn(png, &source, png_read_memory);
-  png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
   png_read_info(png, info);
   if (const int64_t w = png_get_image_width(png, info), h = png_get_image_height(png, info); !fits(w, h)) {
     png_destroy_read_struct(&png, &info, nullptr);

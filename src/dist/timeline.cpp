@@ -49,7 +49,6 @@ void Timeline::clear() {
   impl_->used = 0;
 }
 
-
 std::size_t Timeline::mark() {
   auto& m = *impl_;
 #ifdef GANTRY_HAVE_NCCL

@@ -1,5 +1,7 @@
 #include "eval/feature_net.h"
 
+#include "common/error_text.h"
+
 #include <xxhash.h>
 
 #include <cstdio>
@@ -10,10 +12,6 @@
 namespace gantry::eval {
 
 namespace fs = std::filesystem;
-
-namespace {
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
-}  // namespace
 
 std::string file_digest(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -37,7 +35,7 @@ FeatureNet::FeatureNet(const fs::path& file, torch::Device device) : device_(dev
   try {
     module_ = torch::jit::load(file_, device);
   } catch (const std::exception& e) {
-    throw std::invalid_argument("feature network " + file_ + ": not a TorchScript module (" + first_line(e.what()) + ")");
+    throw std::invalid_argument("feature network " + file_ + ": not a TorchScript module (" + one_line(e) + ")");
   }
   module_.eval();
   auto forward = module_.find_method("forward");
@@ -83,7 +81,7 @@ FeatureOutput FeatureNet::forward(const torch::Tensor& images) {
   } catch (const std::exception& e) {
     throw std::runtime_error("feature network " + file_ + " on " + std::to_string(images.size(0)) + "x" +
                              std::to_string(images.size(1)) + "x" + std::to_string(images.size(2)) + "x" +
-                             std::to_string(images.size(3)) + " images: " + first_line(e.what()));
+                             std::to_string(images.size(3)) + " images: " + one_line(e));
   }
   if (out.features.dim() != 2 || out.features.size(0) != images.size(0))
     throw std::runtime_error("feature network " + file_ + ": features must be [N, F]");

@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "common/error_text.h"
 #include "train/checkpoint_file.h"
 
 namespace gantry::train {
@@ -36,19 +37,13 @@ void flatten(torch::serialize::InputArchive& a, const std::string& prefix, FlatC
   }
 }
 
-std::string first_line(const c10::Error& e) {
-  std::string why = e.what_without_backtrace();
-  why.resize(std::min(why.find('\n'), why.size()));
-  return why;
-}
-
 // The archive inside a verified payload; a payload that LibTorch cannot read
 // (a file crafted with a valid footer) is a damaged checkpoint, said so by name.
 void read_archive(const fs::path& file, const std::string& payload, torch::serialize::InputArchive& archive) {
   try {
     load_archive(archive, payload);
   } catch (const c10::Error& e) {
-    throw std::invalid_argument(file.string() + ": not a readable checkpoint archive (" + first_line(e) + ")");
+    throw std::invalid_argument(file.string() + ": not a readable checkpoint archive (" + one_line(e) + ")");
   }
 }
 
@@ -88,7 +83,7 @@ CheckpointNets load_nets(const fs::path& file) {
       module->eval();
     }
   } catch (const c10::Error& e) {  // a missing entry, or tensors of other shapes than its config's networks
-    throw std::invalid_argument(file.string() + ": damaged or foreign checkpoint (" + first_line(e) + ")");
+    throw std::invalid_argument(file.string() + ": damaged or foreign checkpoint (" + one_line(e) + ")");
   }
   return n;
 }

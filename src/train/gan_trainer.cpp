@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/error_text.h"
 #include "common/rng.h"
 #include "data/mixture_source.h"
 #include "data/prefetch_loader.h"
@@ -35,6 +36,7 @@
 #include "train/fused_adam.h"
 #include "train/losses.h"
 #include "train/point_outputs.h"
+#include "train/run_dir.h"
 #include "train/precision.h"
 #include "train/sample_grid.h"
 #include "train/step_profiler.h"
@@ -245,6 +247,7 @@ void Trainer::build() {
 void Trainer::resume() {
   auto ckpt = load_newest_valid(opt_.run_dir, world_.rank() == 0, device_);
   if (!ckpt) return;
+  check_resumable(*ckpt, opt_.run_dir, cfg_);
   auto& a = ckpt->archive;
   auto read_int = [&](const char* k) {
     torch::Tensor t;
@@ -664,8 +667,8 @@ int Trainer::run(const std::atomic<int>& stop) {
     try {
       fetch_batches(m);
     } catch (const std::exception& e) {
-      data_error = e.what();
-      data_code = dynamic_cast<const std::invalid_argument*>(&e) ? 2 : 1;
+      data_error = one_line(e);
+      data_code = exit_code_for(e);
     }
     // Agree on a stop request and on failed reads: {stop, failed ranks, ranks failed with exit 1}.
     auto flag = torch::tensor({static_cast<double>(stop.load()), data_code > 0 ? 1.0 : 0.0, data_code == 1 ? 1.0 : 0.0},

@@ -31,7 +31,7 @@ void remove_stale_partials(const fs::path& dir) {
 
 }  // namespace
 
-void prepare_run_dir(const fs::path& run_dir, const TrainConfig& config) {
+void prepare_run_dir(const fs::path& run_dir) {
   std::error_code ec;
   if (fs::exists(run_dir, ec) && !fs::is_directory(run_dir, ec))
     bad("run dir " + run_dir.string() + " exists and is not a folder");
@@ -41,17 +41,17 @@ void prepare_run_dir(const fs::path& run_dir, const TrainConfig& config) {
   if (!std::ofstream(probe)) bad("run dir " + run_dir.string() + " is not writable");
   fs::remove(probe, ec);
   remove_stale_partials(run_dir);
-  // The newest valid checkpoint must be of this model (resume would fail deep inside LibTorch otherwise).
-  auto ckpt = load_newest_valid(run_dir, /*report=*/false);  // resume reports unusable ones
-  if (!ckpt) return;
+}
+
+void check_resumable(LoadedCheckpoint& ckpt, const fs::path& run_dir, const TrainConfig& config) {
   c10::IValue text;
-  if (!ckpt->archive.try_read("config", text) || !text.isString())
-    bad(ckpt->path.string() + ": a checkpoint without its config (not written by gantry train?)");
+  if (!ckpt.archive.try_read("config", text) || !text.isString())
+    bad(ckpt.path.string() + ": a checkpoint without its config (not written by gantry train?)");
   TrainConfig saved;
   try {
     saved = config_from_saved_toml(text.toStringRef());
   } catch (const std::invalid_argument& e) {
-    bad(ckpt->path.string() + ": " + e.what());
+    bad(ckpt.path.string() + ": " + e.what());
   }
   const auto diff = checkpoint_incompatibility(saved, config);
   if (!diff.empty())

@@ -7,13 +7,18 @@
 #include <filesystem>
 
 #include "dist/world.h"
+#include "train/checkpoint_file.h"
 #include "train/train_config.h"
 
 namespace gantry::train {
 
-// Rank 0's part: create the run dir (or find it) and clean it; check its newest
-// valid checkpoint against `config`. No collectives.
-void prepare_run_dir(const std::filesystem::path& run_dir, const TrainConfig& config);
+// Rank 0's part: create the run dir (or find it) and clean it. No collectives.
+void prepare_run_dir(const std::filesystem::path& run_dir);
+
+// The checkpoint about to be resumed (the run dir's newest valid one) must be
+// of the model `config` describes: otherwise LibTorch would fail deep inside
+// loading. Names the first differing key. Every rank, before loading it.
+void check_resumable(LoadedCheckpoint& ckpt, const std::filesystem::path& run_dir, const TrainConfig& config);
 
 // Every rank: a digest of the resolved config and of the data file's identity
 // (size, and for images the dataset's shape and count) compared with rank 0's
