@@ -12,14 +12,6 @@ constexpr uint64_t kPermutationTag = 0x7065726d75746531ull;  // distinct streams
 constexpr uint64_t kAugmentTag = 0x6175676d656e7431ull;
 }  // namespace
 
-LastBatch parse_last_batch(const std::string& name) {
-  if (name == "drop") return LastBatch::kDrop;
-  if (name == "continue") return LastBatch::kContinue;
-  throw std::invalid_argument("last-batch policy must be 'drop' or 'continue', not '" + name + "'");
-}
-
-const char* to_string(LastBatch policy) { return policy == LastBatch::kDrop ? "drop" : "continue"; }
-
 GlobalBatchSampler::GlobalBatchSampler(int64_t num_images, int64_t global_batch, uint64_t seed, LastBatch policy)
     : n_(num_images), batch_(global_batch), seed_(seed), policy_(policy) {
   if (n_ <= 0) throw std::invalid_argument("sampler: the dataset holds no images");

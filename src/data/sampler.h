@@ -17,14 +17,16 @@
 //               every image is seen exactly once per epoch and no image is lost.
 #pragma once
 #include <cstdint>
+
+#include "common/named_enum.h"
 #include <string>
 #include <vector>
 
 namespace gantry::data {
 
 enum class LastBatch { kDrop, kContinue };
-LastBatch parse_last_batch(const std::string& name);  // "drop" | "continue"; throws std::invalid_argument
-const char* to_string(LastBatch policy);
+inline constexpr EnumName<LastBatch> kLastBatchNames[] = {{LastBatch::kDrop, "drop"}, {LastBatch::kContinue, "continue"}};
+constexpr std::span<const EnumName<LastBatch>> enum_names(LastBatch) { return kLastBatchNames; }
 
 struct SamplerState {
   int64_t epoch = 0;   // permutation in use

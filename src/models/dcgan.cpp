@@ -27,7 +27,7 @@ int64_t upsamplings(int64_t res) { return static_cast<int64_t>(std::lround(std::
 
 class DcganGenerator : public Generator {
  public:
-  DcganGenerator(const ModelConfig& c, dist::Communicator* sync) : sgan_(c.arch == "sgan"), seed_(c.seed) {
+  DcganGenerator(const ModelConfig& c, dist::Communicator* sync) : sgan_(c.arch == Arch::kSgan), seed_(c.seed) {
     z_dim_ = c.z_dim;
     const int64_t w = c.g_width > 0 ? c.g_width : 64;
     s0_ = start_size(c.resolution);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/named_enum.h"
 #include "models/weight_layer.h"
 
 namespace gantry::dist {
@@ -15,11 +16,22 @@ namespace gantry::models {
 
 // Activation normalisation. kVirtualBatch is G only.
 enum class NormKind { kNone, kBatch, kLayer, kVirtualBatch };
-NormKind parse_norm(const std::string& name);  // none | bn | ln | vbn
-const char* to_string(NormKind kind);
+inline constexpr EnumName<NormKind> kNormNames[] = {
+    {NormKind::kNone, "none"},         {NormKind::kBatch, "bn"},          {NormKind::kLayer, "ln"},
+    {NormKind::kVirtualBatch, "vbn"},  {NormKind::kBatch, "batch"},       {NormKind::kLayer, "layer"},
+    {NormKind::kVirtualBatch, "virtual_batch"}};
+constexpr std::span<const EnumName<NormKind>> enum_names(NormKind) { return kNormNames; }
+
+// The model families (models/networks.h builds each); sgan is DCGAN with
+// stochastic deconvolution banks in G, mlp the 2-D mixture networks.
+enum class Arch { kDcgan, kSnganCnn, kResnet, kSgan, kMlp };
+inline constexpr EnumName<Arch> kArchNames[] = {
+    {Arch::kDcgan, "dcgan"}, {Arch::kSnganCnn, "sngan_cnn"}, {Arch::kResnet, "resnet"}, {Arch::kSgan, "sgan"},
+    {Arch::kMlp, "mlp"}};
+constexpr std::span<const EnumName<Arch>> enum_names(Arch) { return kArchNames; }
 
 struct ModelConfig {
-  std::string arch = "dcgan";  // dcgan | sngan_cnn | resnet | sgan | mlp
+  Arch arch = Arch::kDcgan;
   int64_t resolution = 32;     // image side (dcgan 28/32/64, sngan_cnn 32/48, resnet 32/48/128/256, sgan 28/32/64)
   int64_t channels = 3;        // image channels
   int64_t z_dim = 128;

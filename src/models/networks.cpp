@@ -1,5 +1,7 @@
 #include "models/networks.h"
 
+#include <stdexcept>
+
 #include "dist/communicator.h"
 #include "models/architectures.h"
 
@@ -15,18 +17,26 @@ dist::Communicator* mbd_sync(dist::Communicator* sync) { return sync && sync->si
 
 std::shared_ptr<Generator> build_generator(const ModelConfig& c, dist::Communicator* sync) {
   validate(c);
-  if (c.arch == "dcgan" || c.arch == "sgan") return make_dcgan_generator(c, bn_sync(c, sync));
-  if (c.arch == "sngan_cnn") return make_sngan_cnn_generator(c, bn_sync(c, sync));
-  if (c.arch == "resnet") return make_resnet_generator(c, bn_sync(c, sync));
-  return make_mlp_generator(c, bn_sync(c, sync));
+  switch (c.arch) {
+    case Arch::kDcgan:
+    case Arch::kSgan: return make_dcgan_generator(c, bn_sync(c, sync));
+    case Arch::kSnganCnn: return make_sngan_cnn_generator(c, bn_sync(c, sync));
+    case Arch::kResnet: return make_resnet_generator(c, bn_sync(c, sync));
+    case Arch::kMlp: return make_mlp_generator(c, bn_sync(c, sync));
+  }
+  throw std::logic_error("build_generator: unhandled architecture");
 }
 
 std::shared_ptr<Discriminator> build_discriminator(const ModelConfig& c, dist::Communicator* sync) {
   validate(c);
-  if (c.arch == "dcgan" || c.arch == "sgan") return make_dcgan_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
-  if (c.arch == "sngan_cnn") return make_sngan_cnn_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
-  if (c.arch == "resnet") return make_resnet_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
-  return make_mlp_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+  switch (c.arch) {
+    case Arch::kDcgan:
+    case Arch::kSgan: return make_dcgan_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+    case Arch::kSnganCnn: return make_sngan_cnn_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+    case Arch::kResnet: return make_resnet_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+    case Arch::kMlp: return make_mlp_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+  }
+  throw std::logic_error("build_discriminator: unhandled architecture");
 }
 
 }  // namespace gantry::models

@@ -50,7 +50,7 @@ class Discriminator : public torch::nn::Module {
   virtual bool couples_samples() const = 0;
 };
 
-// Builders by name (config.arch). `sync` is the communicator synchronized
+// Builders of config.arch. `sync` is the communicator synchronized
 // layers (batch norm, minibatch discrimination) use when config asks for them;
 // null means per-rank. Throw std::invalid_argument for a bad config.
 std::shared_ptr<Generator> build_generator(const ModelConfig& config, dist::Communicator* sync = nullptr);

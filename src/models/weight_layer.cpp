@@ -6,13 +6,6 @@ namespace gantry::models {
 
 namespace F = torch::nn::functional;
 
-WeightNorm parse_weight_norm(const std::string& name) {
-  if (name == "none") return WeightNorm::kNone;
-  if (name == "sn" || name == "spectral") return WeightNorm::kSpectral;
-  if (name == "wn" || name == "weight") return WeightNorm::kWeight;
-  throw std::invalid_argument("weight normalisation must be none, sn or wn, not '" + name + "'");
-}
-
 WeightLayerImpl::WeightLayerImpl(const WeightLayerOptions& o) : opt_(o) {
   if (o.in <= 0 || o.out <= 0 || o.kernel <= 0 || o.stride <= 0 || o.padding < 0)
     throw std::invalid_argument("weight layer: sizes must be positive");

@@ -17,15 +17,22 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "common/named_enum.h"
+
 #include <string>
 
 namespace gantry::models {
 
 enum class LayerKind { kConv, kDeconv, kLinear };
 enum class WeightNorm { kNone, kSpectral, kWeight };
-enum class Init { kNormal002, kKaimingNormal, kXavierUniform };
+inline constexpr EnumName<WeightNorm> kWeightNormNames[] = {{WeightNorm::kNone, "none"},
+                                                             {WeightNorm::kSpectral, "sn"},
+                                                             {WeightNorm::kWeight, "wn"},
+                                                             {WeightNorm::kSpectral, "spectral"},
+                                                             {WeightNorm::kWeight, "weight"}};
+constexpr std::span<const EnumName<WeightNorm>> enum_names(WeightNorm) { return kWeightNormNames; }
 
-WeightNorm parse_weight_norm(const std::string& name);  // "none" | "sn" | "wn"; throws std::invalid_argument
+enum class Init { kNormal002, kKaimingNormal, kXavierUniform };
 
 struct WeightLayerOptions {
   LayerKind kind = LayerKind::kConv;

@@ -7,11 +7,18 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "common/named_enum.h"
+
 #include "dist/communicator.h"
 
 namespace gantry::reg {
 
 enum class FeatureMatchingDistance { kSquaredL2, kMeanAbs };
+inline constexpr EnumName<FeatureMatchingDistance> kFeatureMatchingDistanceNames[] = {
+    {FeatureMatchingDistance::kSquaredL2, "l2"}, {FeatureMatchingDistance::kMeanAbs, "mean_abs"}};
+constexpr std::span<const EnumName<FeatureMatchingDistance>> enum_names(FeatureMatchingDistance) {
+  return kFeatureMatchingDistanceNames;
+}
 
 torch::Tensor feature_matching_loss(const torch::Tensor& real_features, const torch::Tensor& fake_features,
                                     FeatureMatchingDistance distance = FeatureMatchingDistance::kSquaredL2,

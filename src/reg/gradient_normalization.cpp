@@ -4,13 +4,6 @@
 
 namespace gantry::reg {
 
-GradNorm parse_grad_norm(const std::string& name) {
-  if (name == "none") return GradNorm::kNone;
-  if (name == "gn") return GradNorm::kGN;
-  if (name == "pgn") return GradNorm::kPGN;
-  throw std::invalid_argument("gradient normalisation must be none, gn or pgn, not '" + name + "'");
-}
-
 torch::Tensor normalize_output(GradNorm kind, const torch::Tensor& f, const torch::Tensor& x) {
   if (kind == GradNorm::kNone) return f;
   if (!x.requires_grad()) throw std::invalid_argument("GN/PGN: D's input must require grad");

@@ -11,12 +11,16 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "common/named_enum.h"
+
 #include <string>
 
 namespace gantry::reg {
 
 enum class GradNorm { kNone, kGN, kPGN };
-GradNorm parse_grad_norm(const std::string& name);  // "none" | "gn" | "pgn"
+inline constexpr EnumName<GradNorm> kGradNormNames[] = {
+    {GradNorm::kNone, "none"}, {GradNorm::kGN, "gn"}, {GradNorm::kPGN, "pgn"}};
+constexpr std::span<const EnumName<GradNorm>> enum_names(GradNorm) { return kGradNormNames; }
 
 // f: D's raw output for x, shape (B) or (B, 1); x must be part of f's graph
 // (a leaf with requires_grad, or G's output). Returns f̂ with f's shape.

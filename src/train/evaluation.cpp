@@ -111,7 +111,7 @@ eval::FeatureStats reference_stats(const fs::path& path, int64_t limit, eval::Fe
 
 void check_request(const EvalRequest& req, const TrainConfig& config, bool have_net, const eval::FeatureNet* net) {
   const auto& m = req.metrics;
-  const bool points = config.model.arch == "mlp";
+  const bool points = config.model.arch == models::Arch::kMlp;
   if (!m.any()) throw std::invalid_argument("eval: no metric requested");
   if (m.modes && !points) throw std::invalid_argument("eval: modes needs a 2-D (mlp) model");
   if (m.needs_feature_net() && points) throw std::invalid_argument("eval: is and fid are for image models");
@@ -145,7 +145,7 @@ json evaluate(models::Generator& g, models::Discriminator* d, const TrainConfig&
   const auto started = std::chrono::steady_clock::now();
   check_request(req, config, net != nullptr, net);
   const auto& m = req.metrics;
-  const bool points = config.model.arch == "mlp";
+  const bool points = config.model.arch == models::Arch::kMlp;
   const int64_t count = req.count > 0 ? req.count : (points ? 2500 : 10000);
 
   // Generate and measure, chunk by chunk, across ranks.

@@ -217,7 +217,7 @@ void Trainer::build() {
   g_ema_->to(device_);
   ema_ = std::make_unique<reg::Ema>(g_, g_ema_, c.train.ema_beta, c.train.ema_start);
   g_ema_->eval();
-  bf16_ = c.precision() == Precision::kBf16;
+  bf16_ = c.train.precision == Precision::kBf16;
   auto adam = [](std::vector<torch::Tensor> p, const OptimConfig& o) {
     return std::make_unique<FusedAdam>(std::move(p), torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
   };
@@ -235,7 +235,7 @@ void Trainer::build() {
   // issued in one order on every rank (2 ranks × 8 samples of fmnist_sgan_split
   // corrupted the heap). G's buckets are then reduced after backward.
   auto g_sync_options = sync_options;
-  if (c.model.arch == "sgan" || c.model.mlp_banks > 0) g_sync_options.overlap = false;
+  if (c.model.arch == models::Arch::kSgan || c.model.mlp_banks > 0) g_sync_options.overlap = false;
   sync_g_ = std::make_unique<dist::GradSync>(*g_, comm_, g_sync_options);
   sync_d_ = std::make_unique<dist::GradSync>(*d_, comm_, sync_options);
   if (c.reg.direal_d) direal_d_ = std::make_unique<reg::Direal>(d_->direal_layers(), reg::DirealOptions{c.reg.direal_tau_d, c.reg.direal_lambda_d});
@@ -330,7 +330,7 @@ void Trainer::samples() {
     g->set_route_context({0, 0});
     const auto x = g->forward(z);
     if (was_training) g->train();
-    if (cfg_.model.arch == "mlp") {  // 2-D points: a CSV and a scatter plot over the modes
+    if (cfg_.model.arch == models::Arch::kMlp) {  // 2-D points: a CSV and a scatter plot over the modes
       const auto mixture = mixture_by_name(cfg_.data.mixture);
       for (const char* ext : {"csv", "png"}) {
         std::snprintf(name, sizeof name, "%s-%09lld.%s", prefix, (long long)step_, ext);
@@ -365,7 +365,7 @@ void Trainer::evaluate() {
 
 torch::Tensor Trainer::d_out(const torch::Tensor& x, models::DOutput* out) {
   // D's (possibly GN/PGN-normalised) output for x.
-  const auto kind = cfg_.grad_norm();
+  const auto kind = cfg_.reg.grad_norm;
   if (kind == reg::GradNorm::kNone) {
     auto o = d_forward(x);
     if (out) *out = o;
@@ -467,7 +467,7 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
   if (ha_d_) ha_d_->update();
   sync_d_->begin();
   torch::Tensor f_real, f_fake;
-  if (c.grad_norm() != reg::GradNorm::kNone) {
+  if (c.reg.grad_norm != reg::GradNorm::kNone) {
     const auto f = d_out(torch::cat({real, fake}).requires_grad_(true));
     f_real = f.narrow(0, 0, b);
     f_fake = f.narrow(0, b, fake.size(0));
@@ -475,7 +475,7 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
     f_real = d_forward(real).logits;
     f_fake = d_forward(fake).logits;
   }
-  auto loss = d_loss(c.loss(), f_real, f_fake, c.reg.label_smoothing);
+  auto loss = d_loss(c.train.loss, f_real, f_fake, c.reg.label_smoothing);
   const double per_d = 1.0 / c.train.n_dis;  // D metrics: means over the n_dis phases
   m.add("loss_d_adv", loss, per_d);
   m.add("d_real", f_real.mean(), per_d);
@@ -532,7 +532,7 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
   const auto fake = g_forward(z);
   models::DOutput out;
   const auto f = d_out(fake, &out);
-  auto loss = g_loss(c.loss(), f);
+  auto loss = g_loss(c.train.loss, f);
   m.set("loss_g_adv", loss);
   auto add = [&](const char* name, const torch::Tensor& term) {
     m.set(name, term);
@@ -544,7 +544,7 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
       torch::NoGradGuard ng;
       real_features = d_forward(last_real_).features;
     }
-    add("fm", reg::feature_matching_loss(real_features, out.features, c.fm_distance(), &comm_));
+    add("fm", reg::feature_matching_loss(real_features, out.features, c.reg.fm_distance, &comm_));
   }
   if (direal_g_) {
     const auto r = direal_g_->value();
@@ -619,7 +619,7 @@ void Trainer::prepare() {
     lo.in_memory = cfg_.data.in_memory;
     lo.global_batch = cfg_.data.batch;
     lo.seed = cfg_.train.seed;
-    lo.last_batch = data::parse_last_batch(cfg_.data.last_batch);
+    lo.last_batch = cfg_.data.last_batch;
     lo.start = start_state_;
     lo.rank = world_.rank();
     lo.world = world_.size();
@@ -688,7 +688,7 @@ int Trainer::run(const std::atomic<int>& stop) {
       exit_code = kExitPreempted;
       break;
     }
-    const double lr_scale = cfg_.train.lr_schedule == "linear" ? 1.0 - static_cast<double>(t) / cfg_.train.steps : 1.0;
+    const double lr_scale = cfg_.train.lr_schedule == LrSchedule::kLinear ? 1.0 - static_cast<double>(t) / cfg_.train.steps : 1.0;
     set_lr(*opt_g_, cfg_.train.g.lr * lr_scale);
     set_lr(*opt_d_, cfg_.train.d.lr * lr_scale);
     if (profiler_) profiler_->before_step(t);

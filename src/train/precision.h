@@ -15,18 +15,16 @@
 #include <ATen/autocast_mode.h>
 #include <torch/nn/module.h>
 
+#include "common/named_enum.h"
+
 #include <stdexcept>
 #include <string>
 
 namespace gantry::train {
 
 enum class Precision { kFp32, kBf16 };
-
-inline Precision parse_precision(const std::string& name) {
-  if (name == "fp32") return Precision::kFp32;
-  if (name == "bf16") return Precision::kBf16;
-  throw std::invalid_argument("train.precision must be fp32 or bf16, not '" + name + "'");
-}
+inline constexpr EnumName<Precision> kPrecisionNames[] = {{Precision::kFp32, "fp32"}, {Precision::kBf16, "bf16"}};
+constexpr std::span<const EnumName<Precision>> enum_names(Precision) { return kPrecisionNames; }
 
 // Autocast to `dtype` on `device`'s type while alive (enabled = false: a region
 // without autocast inside one); restores the previous state, as Python's

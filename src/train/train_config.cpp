@@ -21,7 +21,18 @@ namespace gantry::train {
 
 namespace {
 
-using Target = std::variant<int64_t*, uint64_t*, double*, bool*, std::string*>;
+// A key that names a choice: parsing and printing go through the enum's one
+// name list (common/named_enum.h).
+struct ChoiceRef {
+  std::function<void(std::string_view)> set;  // std::invalid_argument "must be a or b, not 'x'"
+  std::function<std::string()> get;
+};
+template <class E>
+ChoiceRef choice(E* p) {
+  return {[p](std::string_view text) { *p = parse_enum<E>(text); }, [p] { return std::string(enum_name(*p)); }};
+}
+
+using Target = std::variant<int64_t*, uint64_t*, double*, bool*, std::string*, ChoiceRef>;
 struct Field {
   std::string key;
   Target target;
@@ -33,33 +44,33 @@ std::vector<Field> fields(TrainConfig& c) {
   auto& t = c.train;
   auto& r = c.reg;
   return {
-      {"model.arch", &m.arch}, {"model.resolution", &m.resolution}, {"model.channels", &m.channels},
+      {"model.arch", choice(&m.arch)}, {"model.resolution", &m.resolution}, {"model.channels", &m.channels},
       {"model.z_dim", &m.z_dim}, {"model.g_width", &m.g_width}, {"model.d_width", &m.d_width},
-      {"model.g_norm", &c.g_norm}, {"model.d_norm", &c.d_norm}, {"model.g_weight_norm", &c.g_weight_norm},
-      {"model.d_weight_norm", &c.d_weight_norm}, {"model.sync_batch_norm", &m.sync_batch_norm},
+      {"model.g_norm", choice(&m.g_norm)}, {"model.d_norm", choice(&m.d_norm)},
+      {"model.g_weight_norm", choice(&m.g_weight_norm)}, {"model.d_weight_norm", choice(&m.d_weight_norm)}, {"model.sync_batch_norm", &m.sync_batch_norm},
       {"model.vbn_reference", &m.vbn_reference}, {"model.mbd_kernels", &m.mbd_kernels},
       {"model.mbd_kernel_dim", &m.mbd_kernel_dim}, {"model.sdeconv_sets", &m.sdeconv_sets},
       {"model.sdeconv_layers", &m.sdeconv_layers}, {"model.mlp_hidden", &m.mlp_hidden},
       {"model.mlp_depth", &m.mlp_depth}, {"model.data_dim", &m.data_dim},
       {"model.mlp_banks", &m.mlp_banks},
       {"data.path", &c.data.path}, {"data.mixture", &c.data.mixture}, {"data.batch", &c.data.batch}, {"data.hflip", &c.data.hflip},
-      {"data.shift", &c.data.shift}, {"data.last_batch", &c.data.last_batch}, {"data.prefetch", &c.data.prefetch},
+      {"data.shift", &c.data.shift}, {"data.last_batch", choice(&c.data.last_batch)}, {"data.prefetch", &c.data.prefetch},
       {"data.decode_threads", &c.data.decode_threads}, {"data.in_memory", &c.data.in_memory},
       {"data.file_locking", &c.data.file_locking},
-      {"train.steps", &t.steps}, {"train.n_dis", &t.n_dis}, {"train.g_batch", &t.g_batch}, {"train.loss", &t.loss},
+      {"train.steps", &t.steps}, {"train.n_dis", &t.n_dis}, {"train.g_batch", &t.g_batch}, {"train.loss", choice(&t.loss)},
       {"train.lr_g", &t.g.lr}, {"train.lr_d", &t.d.lr}, {"train.beta1_g", &t.g.beta1}, {"train.beta2_g", &t.g.beta2},
-      {"train.beta1_d", &t.d.beta1}, {"train.beta2_d", &t.d.beta2}, {"train.lr_schedule", &t.lr_schedule},
+      {"train.beta1_d", &t.d.beta1}, {"train.beta2_d", &t.d.beta2}, {"train.lr_schedule", choice(&t.lr_schedule)},
       {"train.seed", &t.seed}, {"train.ema_beta", &t.ema_beta}, {"train.ema_start", &t.ema_start},
       {"train.checkpoint_every", &t.checkpoint_every}, {"train.keep_checkpoints", &t.keep_checkpoints},
       {"train.max_bad_steps", &t.max_bad_steps}, {"train.stop_signals", &t.stop_signals},
-      {"train.precision", &t.precision}, {"train.channels_last", &t.channels_last},
+      {"train.precision", choice(&t.precision)}, {"train.channels_last", &t.channels_last},
       {"train.grad_sync_overlap", &t.grad_sync_overlap}, {"train.bucket_cap_mb", &t.bucket_cap_mb},
       {"reg.direal_d", &r.direal_d}, {"reg.direal_g", &r.direal_g}, {"reg.direal_tau_d", &r.direal_tau_d},
       {"reg.direal_tau_g", &r.direal_tau_g}, {"reg.direal_lambda_d", &r.direal_lambda_d},
-      {"reg.direal_lambda_g", &r.direal_lambda_g}, {"reg.grad_norm", &r.grad_norm}, {"reg.wgan_gp", &r.wgan_gp},
+      {"reg.direal_lambda_g", &r.direal_lambda_g}, {"reg.grad_norm", choice(&r.grad_norm)}, {"reg.wgan_gp", &r.wgan_gp},
       {"reg.gp_lambda", &r.gp_lambda}, {"reg.r1_gamma", &r.r1_gamma}, {"reg.r1_interval", &r.r1_interval},
       {"reg.cr_lambda", &r.cr_lambda}, {"reg.cr_shift", &r.cr_shift}, {"reg.feature_matching", &r.feature_matching},
-      {"reg.fm_distance", &r.fm_distance}, {"reg.ha_lambda_d", &r.ha_lambda_d}, {"reg.ha_lambda_g", &r.ha_lambda_g},
+      {"reg.fm_distance", choice(&r.fm_distance)}, {"reg.ha_lambda_d", &r.ha_lambda_d}, {"reg.ha_lambda_g", &r.ha_lambda_g},
       {"reg.label_smoothing", &r.label_smoothing}, {"reg.split_loss_lambda", &r.split_loss_lambda},
       {"log.every", &c.log.every}, {"log.sample_every", &c.log.sample_every}, {"log.sample_count", &c.log.sample_count},
       {"log.timing", &c.log.timing},
@@ -84,10 +95,20 @@ void assign(const Field& f, const toml::node& n) {
   auto bad = [&](const char* want) {
     return std::invalid_argument("config: " + f.key + " must be " + want + ", not " + type_name(n));
   };
+  if (const auto* c = std::get_if<ChoiceRef>(&f.target)) {
+    if (!n.is_string()) throw bad("a string");
+    try {
+      c->set(n.as_string()->get());
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("config: " + f.key + " " + e.what());
+    }
+    return;
+  }
   std::visit(
-      [&](auto* p) {
+      [&](auto p) {
         using T = std::remove_pointer_t<decltype(p)>;
-        if constexpr (std::is_same_v<T, bool>) {
+        if constexpr (std::is_same_v<decltype(p), ChoiceRef>) {
+        } else if constexpr (std::is_same_v<T, bool>) {
           if (!n.is_boolean()) throw bad("true or false");
           *p = n.as_boolean()->get();
         } else if constexpr (std::is_same_v<T, std::string>) {
@@ -178,7 +199,7 @@ double available_memory_bytes() {
 // their gradients and Adam moments (4 floats per G/D weight, 1 per G_ema one)
 // and refuse what cannot fit before anything is allocated.
 void check_mlp_fits(const models::ModelConfig& m) {
-  if (m.arch != "mlp") return;
+  if (m.arch != models::Arch::kMlp) return;
   const double h = static_cast<double>(m.mlp_hidden), depth = static_cast<double>(m.mlp_depth);
   const double per_net = h * (static_cast<double>(m.z_dim) + static_cast<double>(m.data_dim) + 2) + (depth - 1) * h * h;
   const double bytes = 4.0 * per_net * (4 + 1 + 4);
@@ -203,7 +224,7 @@ void validate_eval(const TrainConfig& c) {
   } catch (const std::invalid_argument& err) {
     throw std::invalid_argument(std::string("config: eval.metrics: ") + err.what());
   }
-  const bool points = c.model.arch == "mlp";
+  const bool points = c.model.arch == models::Arch::kMlp;
   require(!m.modes || points, "eval.metrics: modes needs a 2-D model (model.arch = \"mlp\")");
   require(!m.needs_feature_net() || !points, "eval.metrics: is and fid are for image models");
   require(!m.needs_feature_net() || !e.feature_net.empty(), "eval.metrics: is and fid need eval.feature_net");
@@ -213,35 +234,6 @@ void validate_eval(const TrainConfig& c) {
 
 }  // namespace
 
-Loss TrainConfig::loss() const {
-  if (train.loss == "bce") return Loss::kBce;
-  if (train.loss == "hinge") return Loss::kHinge;
-  if (train.loss == "wasserstein") return Loss::kWasserstein;
-  throw std::invalid_argument("config: train.loss must be bce, hinge or wasserstein, not '" + train.loss + "'");
-}
-
-reg::GradNorm TrainConfig::grad_norm() const {
-  try {
-    return reg::parse_grad_norm(reg.grad_norm);
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(std::string("config: reg.grad_norm: ") + e.what());
-  }
-}
-
-reg::FeatureMatchingDistance TrainConfig::fm_distance() const {
-  if (reg.fm_distance == "l2") return reg::FeatureMatchingDistance::kSquaredL2;
-  if (reg.fm_distance == "mean_abs") return reg::FeatureMatchingDistance::kMeanAbs;
-  throw std::invalid_argument("config: reg.fm_distance must be l2 or mean_abs, not '" + reg.fm_distance + "'");
-}
-
-Precision TrainConfig::precision() const {
-  try {
-    return parse_precision(train.precision);
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(std::string("config: ") + e.what());
-  }
-}
-
 void validate(TrainConfig& c, int world_size) {
   auto parse = [](const std::string& key, auto fn) {
     try {
@@ -250,15 +242,7 @@ void validate(TrainConfig& c, int world_size) {
       throw std::invalid_argument("config: " + key + ": " + e.what());
     }
   };
-  c.model.g_norm = parse("model.g_norm", [&] { return models::parse_norm(c.g_norm); });
-  c.model.d_norm = parse("model.d_norm", [&] { return models::parse_norm(c.d_norm); });
-  c.model.g_weight_norm = parse("model.g_weight_norm", [&] { return models::parse_weight_norm(c.g_weight_norm); });
-  c.model.d_weight_norm = parse("model.d_weight_norm", [&] { return models::parse_weight_norm(c.d_weight_norm); });
   c.model.seed = c.train.seed;
-  (void)c.loss();
-  (void)c.fm_distance();
-  (void)c.precision();
-  parse("data.last_batch", [&] { return data::parse_last_batch(c.data.last_batch); });
   check_int_ranges(c);
   const auto& t = c.train;
   require(t.steps > 0, "train.steps must be positive");
@@ -269,14 +253,13 @@ void validate(TrainConfig& c, int world_size) {
     require(o->lr > 0 && std::isfinite(o->lr), "learning rates must be positive");
     require(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1, "Adam betas must be in [0, 1)");
   }
-  require(t.lr_schedule == "constant" || t.lr_schedule == "linear", "train.lr_schedule must be constant or linear");
   require(t.ema_beta >= 0 && t.ema_beta < 1, "train.ema_beta must be in [0, 1)");
   require(t.checkpoint_every > 0 && t.keep_checkpoints > 0, "train.checkpoint_every and keep_checkpoints must be positive");
   require(t.max_bad_steps > 0, "train.max_bad_steps must be positive");
   require(t.bucket_cap_mb > 0 && t.bucket_cap_mb <= 4096, "train.bucket_cap_mb must be in (0, 4096]");
   require(c.data.prefetch > 0 && c.data.decode_threads > 0, "data.prefetch and data.decode_threads must be positive");
   require(c.data.shift >= 0, "data.shift must be non-negative");
-  require(c.model.arch == "mlp" || c.data.shift < c.model.resolution,
+  require(c.model.arch == models::Arch::kMlp || c.data.shift < c.model.resolution,
           "data.shift " + std::to_string(c.data.shift) + " must be smaller than the image side " +
               std::to_string(c.model.resolution));
   const auto& r = c.reg;
@@ -288,9 +271,9 @@ void validate(TrainConfig& c, int world_size) {
   for (double v : {r.direal_lambda_d, r.direal_lambda_g, r.gp_lambda, r.r1_gamma, r.cr_lambda, r.ha_lambda_d,
                    r.ha_lambda_g, r.split_loss_lambda})
     require(v >= 0, "regularizer weights must be non-negative");
-  require(r.split_loss_lambda == 0 || c.model.arch == "sgan" || c.model.mlp_banks > 0,
+  require(r.split_loss_lambda == 0 || c.model.arch == models::Arch::kSgan || c.model.mlp_banks > 0,
           "reg.split_loss_lambda needs stochastic banks (model.arch = \"sgan\", or mlp with model.mlp_banks > 0)");
-  require(r.label_smoothing == 1.0 || c.loss() == Loss::kBce, "reg.label_smoothing applies to the bce loss only");
+  require(r.label_smoothing == 1.0 || t.loss == Loss::kBce, "reg.label_smoothing applies to the bce loss only");
   // The split loss pairs the samples of the global G batch (src/reg/split_loss.h).
   require(r.split_loss_lambda == 0 || c.g_batch() >= 2,
           "reg.split_loss_lambda pairs samples of the G batch: train.g_batch " + std::to_string(c.g_batch()) +
@@ -300,11 +283,11 @@ void validate(TrainConfig& c, int world_size) {
           "data.batch " + std::to_string(c.data.batch) + " must be a multiple of the world size " + std::to_string(world_size));
   require(c.g_batch() % world_size == 0,
           "train.g_batch " + std::to_string(c.g_batch()) + " must be a multiple of the world size " + std::to_string(world_size));
-  reg::check_compatible(c.model, {c.grad_norm(), r.wgan_gp, r.r1_gamma > 0});
+  reg::check_compatible(c.model, {r.grad_norm, r.wgan_gp, r.r1_gamma > 0});
   check_mlp_fits(c.model);
   validate_eval(c);
   // The data: present, readable, and of the model's shape.
-  if (c.model.arch == "mlp") {
+  if (c.model.arch == models::Arch::kMlp) {
     require(c.data.path.empty() && !c.data.mixture.empty(),
             "model.arch = \"mlp\" trains on a 2-D mixture: set data.mixture (ring8, grid25), not data.path");
     parse("data.mixture", [&] { return mixture_by_name(c.data.mixture); });
@@ -364,10 +347,6 @@ TrainConfig config_from_saved_toml(const std::string& text) {
   } catch (const toml::parse_error& e) {
     throw std::invalid_argument("saved config: " + std::string(e.description()));
   }
-  c.model.g_norm = models::parse_norm(c.g_norm);
-  c.model.d_norm = models::parse_norm(c.d_norm);
-  c.model.g_weight_norm = models::parse_weight_norm(c.g_weight_norm);
-  c.model.d_weight_norm = models::parse_weight_norm(c.d_weight_norm);
   c.model.seed = c.train.seed;
   models::validate(c.model);
   return c;
@@ -376,9 +355,10 @@ TrainConfig config_from_saved_toml(const std::string& text) {
 namespace {
 std::string value_text(const Target& target) {
   return std::visit(
-      [](auto* p) -> std::string {
-        using T = std::remove_pointer_t<decltype(p)>;
-        if constexpr (std::is_same_v<T, std::string>) return "\"" + *p + "\"";
+      [](const auto& p) -> std::string {
+        using T = std::remove_pointer_t<std::decay_t<decltype(p)>>;
+        if constexpr (std::is_same_v<T, ChoiceRef>) return "\"" + p.get() + "\"";
+        else if constexpr (std::is_same_v<T, std::string>) return "\"" + *p + "\"";
         else if constexpr (std::is_same_v<T, bool>) return *p ? "true" : "false";
         else {
           std::ostringstream o;
@@ -416,9 +396,10 @@ std::string to_toml(const TrainConfig& config) {
     if (!root.contains(section)) root.insert(section, toml::table{});
     auto& t = *root.get_as<toml::table>(section);
     std::visit(
-        [&](auto* p) {
-          using T = std::remove_pointer_t<decltype(p)>;
-          if constexpr (std::is_same_v<T, uint64_t>) t.insert(key, static_cast<int64_t>(*p));
+        [&](const auto& p) {
+          using T = std::remove_pointer_t<std::decay_t<decltype(p)>>;
+          if constexpr (std::is_same_v<T, ChoiceRef>) t.insert(key, p.get());
+          else if constexpr (std::is_same_v<T, uint64_t>) t.insert(key, static_cast<int64_t>(*p));
           else t.insert(key, *p);
         },
         f.target);

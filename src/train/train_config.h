@@ -2,12 +2,15 @@
 // [data], [train], [reg], [log]; `--set section.key=value` overrides any key.
 // Every key has a default (TECHNIQUES.md); unknown keys, wrong types and
 // out-of-range values are errors (std::invalid_argument, one line naming the
-// key). The resolved config is written to the run dir as config.toml.
+// key). Every key that names a choice (train.loss, model.arch, ...) is
+// resolved once, where it is read, into its typed field: the trainer never
+// compares strings. The resolved config is written to the run dir as config.toml.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "data/sampler.h"
 #include "models/model_config.h"
 #include "reg/feature_matching.h"
 #include "reg/gradient_normalization.h"
@@ -16,6 +19,13 @@
 namespace gantry::train {
 
 enum class Loss { kBce, kHinge, kWasserstein };
+inline constexpr EnumName<Loss> kLossNames[] = {{Loss::kBce, "bce"}, {Loss::kHinge, "hinge"}, {Loss::kWasserstein, "wasserstein"}};
+constexpr std::span<const EnumName<Loss>> enum_names(Loss) { return kLossNames; }
+
+// Learning rate over training: constant, or linear decay to 0 at the last step.
+enum class LrSchedule { kConstant, kLinear };
+inline constexpr EnumName<LrSchedule> kLrScheduleNames[] = {{LrSchedule::kConstant, "constant"}, {LrSchedule::kLinear, "linear"}};
+constexpr std::span<const EnumName<LrSchedule>> enum_names(LrSchedule) { return kLrScheduleNames; }
 
 struct DataConfig {
   std::string path;             // packed HDF5 dataset (gantry pack / synth)
@@ -23,7 +33,7 @@ struct DataConfig {
   int64_t batch = 64;           // global batch of real images per D step
   bool hflip = false;
   int64_t shift = 0;            // max integer shift (pixels)
-  std::string last_batch = "drop";
+  data::LastBatch last_batch = data::LastBatch::kDrop;
   int64_t prefetch = 4;
   int64_t decode_threads = 1;
   bool in_memory = false;
@@ -40,9 +50,9 @@ struct TrainingConfig {
   int64_t steps = 1000;         // G updates
   int64_t n_dis = 1;            // D updates per G update
   int64_t g_batch = 0;          // global batch of the G step (0: data.batch)
-  std::string loss = "bce";     // bce | hinge | wasserstein
+  Loss loss = Loss::kBce;
   OptimConfig g, d;
-  std::string lr_schedule = "constant";  // constant | linear (to 0 at the last step)
+  LrSchedule lr_schedule = LrSchedule::kConstant;
   uint64_t seed = 0;
   double ema_beta = 0.9999;
   int64_t ema_start = 0;
@@ -50,7 +60,7 @@ struct TrainingConfig {
   int64_t keep_checkpoints = 3;
   int64_t max_bad_steps = 10;   // consecutive non-finite steps that stop the run
   std::string stop_signals = "TERM,INT,USR1,USR2";  // checkpoint and exit 75 on these
-  std::string precision = "fp32";  // fp32 | bf16 (autocast forwards; train/precision.h)
+  Precision precision = Precision::kFp32;  // bf16: autocast forwards (train/precision.h)
   bool channels_last = false;      // NHWC parameters and image batches
   bool grad_sync_overlap = true;   // all-reduce gradient buckets during backward (false: after it)
   double bucket_cap_mb = 25;       // GradSync bucket size (the first bucket: 1 MiB or less)
@@ -60,7 +70,7 @@ struct RegConfig {
   bool direal_d = false, direal_g = false;
   double direal_tau_d = 0.5, direal_tau_g = 0.5;
   double direal_lambda_d = 0.1, direal_lambda_g = 1e-3;
-  std::string grad_norm = "none";  // none | gn | pgn
+  reg::GradNorm grad_norm = reg::GradNorm::kNone;
   bool wgan_gp = false;
   double gp_lambda = 10.0;
   double r1_gamma = 0.0;           // 0: off
@@ -68,7 +78,7 @@ struct RegConfig {
   double cr_lambda = 0.0;          // 0: off
   double cr_shift = 0.2;
   bool feature_matching = false;
-  std::string fm_distance = "l2";  // l2 | mean_abs
+  reg::FeatureMatchingDistance fm_distance = reg::FeatureMatchingDistance::kSquaredL2;
   double ha_lambda_d = 0.0, ha_lambda_g = 0.0;  // 0: off
   double label_smoothing = 1.0;    // real BCE target (0.9 = one-sided smoothing)
   double split_loss_lambda = 0.0;  // sgan only
@@ -95,18 +105,11 @@ struct EvalConfig {
 
 struct TrainConfig {
   models::ModelConfig model;
-  // Enum-valued model keys as written in the file (parsed into `model` by validate).
-  std::string g_norm = "bn", d_norm = "none", g_weight_norm = "none", d_weight_norm = "sn";
   DataConfig data;
   TrainingConfig train;
   RegConfig reg;
   LogConfig log;
   EvalConfig eval;
-
-  Loss loss() const;
-  reg::GradNorm grad_norm() const;
-  reg::FeatureMatchingDistance fm_distance() const;
-  Precision precision() const;
   int64_t g_batch() const { return train.g_batch > 0 ? train.g_batch : data.batch; }
 };
 

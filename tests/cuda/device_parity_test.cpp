@@ -226,7 +226,7 @@ void perturb(torch::nn::Module& m, uint64_t seed, double scale) {
 }
 
 torch::Tensor host_images(const ModelConfig& c, int64_t batch, uint64_t seed, torch::Dtype dt = torch::kFloat64) {
-  if (c.arch == "mlp") return host_normal({batch, c.data_dim}, seed, dt) * 2;
+  if (c.arch == gantry::models::Arch::kMlp) return host_normal({batch, c.data_dim}, seed, dt) * 2;
   return host_uniform({batch, c.channels, c.resolution, c.resolution}, seed, dt) * 2 - 1;
 }
 
@@ -275,7 +275,7 @@ void check_networks(const ModelConfig& c, int64_t batch, const std::string& name
     const auto real = host_images(c, batch, 12, dt);
     const auto a = run_networks(*g.cpu, *d.cpu, put(false, z), put(false, real));
     const auto b = run_networks(*g.dev, *d.dev, put(true, z), put(true, real));
-    if (c.arch == "sgan" || c.mlp_banks > 0) {
+    if (c.arch == gantry::models::Arch::kSgan || c.mlp_banks > 0) {
       EXPECT_FALSE(g.cpu->split_maps().empty()) << what;
     }
     expect_close(a.values, b.values, tol, what + ": values");
@@ -289,7 +289,7 @@ void check_networks(const ModelConfig& c, int64_t batch, const std::string& name
 
 ModelConfig config(const std::string& arch, int64_t resolution) {
   ModelConfig c;
-  c.arch = arch;
+  c.arch = gantry::parse_enum<gantry::models::Arch>(arch);
   c.resolution = resolution;
   if (arch == "mlp") c.z_dim = 2;
   return c;
@@ -430,7 +430,7 @@ TEST(CudaParity, DirealOverNetworkLayers) {
   o.tau = 0.03;  // 0.02-normal filters have cosines of a few 1e-2: a mixed mask in every layer
   o.lambda = 0.1;
   for (const auto& c : {config("dcgan", 32), config("sgan", 32), config("resnet", 32), config("mlp", 0)}) {
-    const std::string arch = c.arch;
+    const std::string arch(gantry::enum_name(c.arch));
     const auto g = twin_g(c, torch::kFloat64);
     const auto d = twin_d(c, torch::kFloat64);
     expect_same_on_both(

@@ -113,7 +113,7 @@ TEST(Sampler, ResumeContinuesExactlyAlsoOnAnotherWorldSize) {
           const auto local = images(resumed.next_local(st3[r], r, 3));
           joined.insert(joined.end(), local.begin(), local.end());
         }
-        ASSERT_EQ(joined, expected[step]) << to_string(policy) << " resumed at " << stop << ", step " << step;
+        ASSERT_EQ(joined, expected[step]) << gantry::enum_name(policy) << " resumed at " << stop << ", step " << step;
       }
     }
   }
@@ -142,6 +142,6 @@ TEST(Sampler, RejectsImpossibleSettings) {
   EXPECT_THROW(s.next_local(st, 0, 3), std::invalid_argument);
   SamplerState bad{0, 11};
   EXPECT_THROW(s.next_global(bad), std::invalid_argument);
-  EXPECT_THROW(gantry::data::parse_last_batch("wrap"), std::invalid_argument);
-  EXPECT_EQ(gantry::data::parse_last_batch("continue"), LastBatch::kContinue);
+  EXPECT_THROW(gantry::parse_enum<LastBatch>("wrap"), std::invalid_argument);
+  EXPECT_EQ(gantry::parse_enum<LastBatch>("continue"), LastBatch::kContinue);
 }

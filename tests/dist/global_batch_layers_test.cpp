@@ -40,7 +40,7 @@ void expect_close(const torch::Tensor& a, const torch::Tensor& b, const char* wh
 // A small DCGAN (28x28, 1 channel, z 8) with batch norm in G.
 models::ModelConfig small_dcgan(int64_t width) {
   models::ModelConfig c;
-  c.arch = "dcgan";
+  c.arch = models::Arch::kDcgan;
   c.resolution = 28;
   c.channels = 1;
   c.z_dim = 8;

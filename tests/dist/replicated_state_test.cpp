@@ -26,7 +26,7 @@ TEST(ReplicatedState, IdenticalOnEveryRankAfterSeveralSteps) {
   auto& world = test::world();
   auto& comm = world.comm();
   models::ModelConfig c;
-  c.arch = "dcgan";
+  c.arch = models::Arch::kDcgan;
   c.resolution = 28;
   c.channels = 1;
   c.z_dim = 16;

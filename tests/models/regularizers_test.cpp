@@ -112,7 +112,7 @@ TEST(GradNorm, RejectsAnInputOutsideTheGraph) {
   auto d = make_critic(4);
   const auto x = torch::randn({3, 4}, torch::kDouble);
   EXPECT_THROW(normalize_output(GradNorm::kGN, d(x), x), std::invalid_argument);
-  EXPECT_THROW(parse_grad_norm("batch"), std::invalid_argument);
+  EXPECT_THROW(gantry::parse_enum<GradNorm>("batch"), std::invalid_argument);
 }
 
 TEST(GradientPenalties, WganGpAndLazyR1MatchPerSampleFormulas) {
