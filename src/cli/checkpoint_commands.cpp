@@ -78,14 +78,18 @@ CLI::App* add_export_command(CLI::App& app, Action& action) {
   };
   auto o = std::make_shared<Opts>();
   sub->add_option("--checkpoint", o->checkpoint, "checkpoint file")->required();
-  sub->add_option("--net", o->net, "G, D or G_ema")->check(CLI::IsMember({"G", "D", "G_ema"}));
+  sub->add_option("--net", o->net, enum_choices<train::Net>());
   sub->add_option("--out", o->out, "output .safetensors")->required();
   sub->callback([&action, o] {
     action = [o] {
+      train::Net which;
+      try {
+        which = parse_enum<train::Net>(o->net);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("export: --net ") + e.what());
+      }
       auto nets = train::load_nets(o->checkpoint);
-      torch::nn::Module& m = o->net == "G" ? static_cast<torch::nn::Module&>(*nets.g)
-                             : o->net == "D" ? static_cast<torch::nn::Module&>(*nets.d)
-                                             : static_cast<torch::nn::Module&>(*nets.g_ema);
+      torch::nn::Module& m = nets.module(which);
       std::vector<std::pair<std::string, torch::Tensor>> tensors;
       for (const auto& p : m.named_parameters()) tensors.emplace_back(p.key(), p.value());
       for (const auto& b : m.named_buffers()) tensors.emplace_back(b.key(), b.value());

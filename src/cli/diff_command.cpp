@@ -37,7 +37,7 @@ CLI::App* add_diff_command(CLI::App& app, Action& action) {
       double worst = 0, worst_rel = 0;
       bool ok = true, close = true;
       for (const auto& [k, ta] : fa) {
-        if (k == "world_size" || k == "param_hash") continue;
+        if (!train::describes_state(k)) continue;  // who saved it (world size, hash), not the state
         const auto it = fb.find(k);
         if (it == fb.end() || it->second.sizes() != ta.sizes()) {
           per[k] = "missing or different shape";

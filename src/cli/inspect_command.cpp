@@ -42,7 +42,7 @@ CLI::App* add_inspect_command(CLI::App& app, Action& action) {
           const auto it = flat.tensors.find(k);
           return it == flat.tensors.end() ? int64_t{-1} : it->second.item<int64_t>();
         };
-        const auto cfg = flat.strings.count("config") ? flat.strings.at("config") : std::string();
+        const auto cfg = flat.strings.count(train::kConfigKey) ? flat.strings.at(train::kConfigKey) : std::string();
         nlohmann::json tensors;
         for (const auto& [k, t] : flat.tensors) {
           const auto c = t.contiguous();
@@ -50,12 +50,11 @@ CLI::App* add_inspect_command(CLI::App& app, Action& action) {
                         {"checksum", hex(XXH3_64bits(c.data_ptr(), c.numel() * c.element_size()))}};
         }
         nlohmann::json j = {{"checkpoint", o->checkpoint},
-                            {"step", scalar("step")},
-                            {"images_seen", scalar("images_seen")},
-                            {"world_size", scalar("world_size")},
-                            {"param_hash", hex(static_cast<uint64_t>(scalar("param_hash")))},
                             {"config_digest", hex(XXH3_64bits(cfg.data(), cfg.size()))},
                             {"tensors", tensors}};
+        for (const auto& c : train::kCounterEntries)  // every counter; the hash as hex
+          j[c.key] = std::string(c.key) == "param_hash" ? nlohmann::json(hex(static_cast<uint64_t>(scalar(c.key))))
+                                                        : nlohmann::json(scalar(c.key));
         std::printf("%s\n", j.dump().c_str());
         return 0;
       }

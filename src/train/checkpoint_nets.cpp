@@ -4,6 +4,7 @@
 
 #include "common/error_text.h"
 #include "train/checkpoint_file.h"
+#include "train/checkpoint_layout.h"
 
 namespace gantry::train {
 
@@ -59,29 +60,23 @@ CheckpointNets load_nets(const fs::path& file) {
   const auto payload = verified_payload(file);
   torch::serialize::InputArchive a;
   read_archive(file, payload, a);
-  c10::IValue text;
-  if (!a.try_read("config", text) || !text.isString()) throw std::invalid_argument(file.string() + ": no config inside");
   CheckpointNets n;
-  n.config_text = text.toStringRef();
   try {
+    n.config_text = read_checkpoint_config(a);
     n.config = config_from_saved_toml(n.config_text);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(file.string() + ": " + e.what());
   }
   try {
-    torch::Tensor step;
-    a.read("step", step);
-    n.step = step.item<int64_t>();
     n.g = models::build_generator(n.config.model);
     n.g_ema = models::build_generator(n.config.model);
     n.d = models::build_discriminator(n.config.model);
-    for (auto [key, module] :
-         {std::pair<const char*, torch::nn::Module*>{"G", n.g.get()}, {"G_ema", n.g_ema.get()}, {"D", n.d.get()}}) {
-      torch::serialize::InputArchive sub;
-      a.read(key, sub);
-      module->load(sub);
-      module->eval();
-    }
+    CheckpointParts nets;  // the networks only: no optimizer state is needed to sample or export
+    nets.g = n.g.get();
+    nets.d = n.d.get();
+    nets.g_ema = n.g_ema.get();
+    n.step = read_checkpoint_parts(a, nets).step;
+    for (auto* m : {nets.g, nets.d, nets.g_ema}) m->eval();
   } catch (const c10::Error& e) {  // a missing entry, or tensors of other shapes than its config's networks
     throw std::invalid_argument(file.string() + ": damaged or foreign checkpoint (" + one_line(e) + ")");
   }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "models/networks.h"
+#include "train/checkpoint_layout.h"
 #include "train/train_config.h"
 
 namespace gantry::train {
@@ -20,6 +21,11 @@ struct CheckpointNets {
   int64_t step = 0;
   std::shared_ptr<models::Generator> g, g_ema;
   std::shared_ptr<models::Discriminator> d;
+
+  torch::nn::Module& module(Net net) {
+    return net == Net::kG ? static_cast<torch::nn::Module&>(*g)
+                          : net == Net::kD ? static_cast<torch::nn::Module&>(*d) : static_cast<torch::nn::Module&>(*g_ema);
+  }
 };
 
 // Throws std::invalid_argument naming the file for a missing, damaged or foreign checkpoint.

@@ -32,6 +32,7 @@
 #include "reg/historical_averaging.h"
 #include "reg/split_loss.h"
 #include "train/checkpoint_file.h"
+#include "train/checkpoint_layout.h"
 #include "train/evaluation.h"
 #include "train/fused_adam.h"
 #include "train/losses.h"
@@ -153,6 +154,7 @@ class Trainer {
  private:
   void build();
   void resume();
+  CheckpointParts checkpoint_parts();  // every part of the state a checkpoint holds (checkpoint_layout.h)
   // `position`: the data position to record (default: the loader's, after the batches used so far).
   void save(const data::SamplerState* position = nullptr);
   // Fetches this step's n_dis batches into batches_ (the data-wait time goes into m).
@@ -248,37 +250,18 @@ void Trainer::resume() {
   auto ckpt = load_newest_valid(opt_.run_dir, world_.rank() == 0, device_);
   if (!ckpt) return;
   check_resumable(*ckpt, opt_.run_dir, cfg_);
-  auto& a = ckpt->archive;
-  auto read_int = [&](const char* k) {
-    torch::Tensor t;
-    a.read(k, t);
-    return t.item<int64_t>();
-  };
-  auto sub = [&](const char* k, auto&& fn) {
-    torch::serialize::InputArchive s;
-    a.read(k, s);
-    fn(s);
-  };
-  sub("G", [&](auto& s) { g_->load(s); });
-  sub("D", [&](auto& s) { d_->load(s); });
-  sub("G_ema", [&](auto& s) { g_ema_->load(s); });
-  sub("opt_g", [&](auto& s) { opt_g_->load(s); });
-  sub("opt_d", [&](auto& s) { opt_d_->load(s); });
-  for (auto [ha, name] : std::initializer_list<std::pair<reg::HistoricalAverage*, const char*>>{{ha_g_.get(), "ha_g"}, {ha_d_.get(), "ha_d"}}) {
-    if (!ha) continue;
-    sub(name, [&](auto& s) {
-      std::vector<torch::Tensor> state(ha->state().size());
-      for (size_t i = 0; i < state.size(); ++i) s.read(std::to_string(i), state[i]);
-      ha->load_state(state);
-    });
-  }
-  step_ = read_int("step");
-  images_seen_ = read_int("images_seen");
-  d_steps_ = read_int("d_steps");
-  start_state_ = {read_int("sampler_epoch"), read_int("sampler_offset")};
+  const auto counters = read_checkpoint_parts(ckpt->archive, checkpoint_parts());
+  step_ = counters.step;
+  images_seen_ = counters.images_seen;
+  d_steps_ = counters.d_steps;
+  start_state_ = {counters.sampler_epoch, counters.sampler_offset};
   if (world_.rank() == 0)
     std::fprintf(stderr, "gantry: resuming from %s (step %lld, saved on %lld ranks, now %d)\n", ckpt->path.c_str(),
-                 (long long)step_, (long long)read_int("world_size"), world_.size());
+                 (long long)step_, (long long)counters.world_size, world_.size());
+}
+
+CheckpointParts Trainer::checkpoint_parts() {
+  return {g_.get(), d_.get(), g_ema_.get(), opt_g_.get(), opt_d_.get(), ha_g_.get(), ha_d_.get()};
 }
 
 void Trainer::save(const data::SamplerState* position) {
@@ -287,34 +270,17 @@ void Trainer::save(const data::SamplerState* position) {
   if (report.consistent) report = dist::check_consistency(*d_, comm_);
   if (!report.consistent) throw std::runtime_error("replicas diverged before checkpointing: " + report.message());
   if (world_.rank() != 0) return;
-  torch::serialize::OutputArchive a;
-  auto sub = [&](const char* k, auto&& fn) {
-    torch::serialize::OutputArchive s;
-    fn(s);
-    a.write(k, s);
-  };
-  sub("G", [&](auto& s) { g_->save(s); });
-  sub("D", [&](auto& s) { d_->save(s); });
-  sub("G_ema", [&](auto& s) { g_ema_->save(s); });
-  sub("opt_g", [&](auto& s) { opt_g_->save(s); });
-  sub("opt_d", [&](auto& s) { opt_d_->save(s); });
-  for (auto [ha, name] : std::initializer_list<std::pair<reg::HistoricalAverage*, const char*>>{{ha_g_.get(), "ha_g"}, {ha_d_.get(), "ha_d"}}) {
-    if (!ha) continue;
-    sub(name, [&](auto& s) {
-      const auto state = ha->state();
-      for (size_t i = 0; i < state.size(); ++i) s.write(std::to_string(i), state[i]);
-    });
-  }
   const auto pos = position ? *position : loader_->state();
-  auto put = [&](const char* k, int64_t v) { a.write(k, torch::tensor(v)); };
-  put("step", step_);
-  put("images_seen", images_seen_);
-  put("d_steps", d_steps_);
-  put("sampler_epoch", pos.epoch);
-  put("sampler_offset", pos.offset);
-  put("world_size", world_.size());
-  put("param_hash", static_cast<int64_t>(report.hash));
-  a.write("config", c10::IValue(to_toml(cfg_)));
+  CheckpointCounters counters;
+  counters.step = step_;
+  counters.images_seen = images_seen_;
+  counters.d_steps = d_steps_;
+  counters.sampler_epoch = pos.epoch;
+  counters.sampler_offset = pos.offset;
+  counters.world_size = world_.size();
+  counters.param_hash = static_cast<int64_t>(report.hash);
+  torch::serialize::OutputArchive a;
+  write_checkpoint_parts(a, checkpoint_parts(), counters, to_toml(cfg_));
   write_checkpoint(opt_.run_dir, step_, a, cfg_.train.keep_checkpoints);
 }
 

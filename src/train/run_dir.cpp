@@ -10,6 +10,7 @@
 
 #include "dist/communicator.h"
 #include "train/checkpoint_file.h"
+#include "train/checkpoint_layout.h"
 
 namespace gantry::train {
 
@@ -44,12 +45,9 @@ void prepare_run_dir(const fs::path& run_dir) {
 }
 
 void check_resumable(LoadedCheckpoint& ckpt, const fs::path& run_dir, const TrainConfig& config) {
-  c10::IValue text;
-  if (!ckpt.archive.try_read("config", text) || !text.isString())
-    bad(ckpt.path.string() + ": a checkpoint without its config (not written by gantry train?)");
   TrainConfig saved;
   try {
-    saved = config_from_saved_toml(text.toStringRef());
+    saved = config_from_saved_toml(read_checkpoint_config(ckpt.archive));
   } catch (const std::invalid_argument& e) {
     bad(ckpt.path.string() + ": " + e.what());
   }

@@ -2,7 +2,10 @@
 # gantry sample / export / inspect --checkpoint on a checkpoint of a short
 # run: PNG grid and per-image PNGs, safetensors read back by the safetensors
 # Python package (names and shapes as inspect reports them), TensorBoard
-# event files read by the tensorboard package, bad inputs.
+# event files read by the tensorboard package, bad inputs; a checkpoint
+# written by an earlier gantry (tests/fixtures) still loads, resumes and is
+# written back with every entry unchanged.
+FIXTURES=$(cd "$(dirname "$0")/../fixtures" && pwd)
 source "$(dirname "$0")/lib.sh"
 PY=${2:?usage: $0 gantry python}
 cd "$WORK"
@@ -61,6 +64,38 @@ for t in ("samples/g", "samples/g_ema"):
     assert img.encoded_image_string[:8] == b"\x89PNG\r\n\x1a\n"
 print("tensorboard: scalars and images read back")
 PY
+
+# An old checkpoint (2-rank MLP run with historical averaging, written before
+# the layout was listed in train/checkpoint_layout.h): inspect, sample and
+# resume it; resuming at its last step writes it back, and every entry must
+# come back with the same key, shape and value.
+old=$FIXTURES/ckpt-v1-mlp-ha.pt
+"$GANTRY" inspect --checkpoint "$old" >old.json || fail "inspect of the old checkpoint"
+"$PY" - old.json <<'PY' || fail "old checkpoint's inspect"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert (j["step"], j["world_size"], j["images_seen"]) == (3, 2, 48), j
+keys = j["tensors"].keys()
+for part in ("G/", "D/", "G_ema/", "opt_g/state/", "opt_d/state/", "ha_g/", "ha_d/"):
+    assert any(k.startswith(part) for k in keys), part
+PY
+"$GANTRY" sample --checkpoint "$old" --count 7 --out old.csv >/dev/null 2>sample.log || fail "sample of the old checkpoint: $(cat sample.log)"
+[[ $(wc -l <old.csv) -ge 7 ]] || fail "old.csv has $(wc -l <old.csv) lines"
+mkdir old_run && cp "$old" old_run/ckpt-000000003.pt
+mpirun -np 2 "$GANTRY" train --config "$FIXTURES/ckpt-v1-mlp-ha.toml" --run-dir old_run --quiet >resume.log 2>&1 ||
+  fail "resuming the old checkpoint: $(tail -3 resume.log)"
+grep -q "resuming from .*step 3" resume.log || fail "the old checkpoint was not resumed: $(cat resume.log)"
+"$GANTRY" inspect --checkpoint old_run/ckpt-000000003.pt >resaved.json || fail "inspect of the re-saved checkpoint"
+"$PY" - old.json resaved.json <<'PY' || fail "the re-saved old checkpoint differs"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+ta, tb = a["tensors"], b["tensors"]
+differ = sorted(k for k in ta.keys() | tb.keys() if ta.get(k) != tb.get(k))
+assert not differ, differ[:5]
+PY
+mpirun -np 1 "$GANTRY" train --config "$FIXTURES/ckpt-v1-mlp-ha.toml" --run-dir old_run --quiet --set train.steps=5 \
+  >resume.log 2>&1 || fail "training on from the old checkpoint: $(tail -3 resume.log)"
+[[ -f old_run/ckpt-000000005.pt ]] || fail "no step-5 checkpoint after training on from the old one"
 
 # Bad inputs: one line, exit 2.
 expect_error() {

@@ -1,0 +1,82 @@
+#include "train/checkpoint_layout.h"
+
+#include <stdexcept>
+
+#include "reg/historical_averaging.h"
+
+namespace gantry::train {
+
+std::vector<PartEntry> part_entries(const CheckpointParts& p) {
+  const auto key = [](Net net) { return std::string(enum_name(net)); };
+  return {{key(Net::kG), p.g},  {key(Net::kD), p.d}, {key(Net::kGEma), p.g_ema}, {"opt_g", p.opt_g},
+          {"opt_d", p.opt_d},   {"ha_g", p.ha_g},    {"ha_d", p.ha_d}};
+}
+
+namespace {
+
+void write_part(torch::serialize::OutputArchive& out, const PartRef& part) {
+  if (const auto* m = std::get_if<torch::nn::Module*>(&part)) {
+    (*m)->save(out);
+  } else if (const auto* o = std::get_if<torch::optim::Optimizer*>(&part)) {
+    (*o)->save(out);
+  } else {
+    const auto state = std::get<reg::HistoricalAverage*>(part)->state();  // averages, then the count
+    for (size_t i = 0; i < state.size(); ++i) out.write(std::to_string(i), state[i]);
+  }
+}
+
+void read_part(torch::serialize::InputArchive& in, const PartRef& part) {
+  if (const auto* m = std::get_if<torch::nn::Module*>(&part)) {
+    (*m)->load(in);
+  } else if (const auto* o = std::get_if<torch::optim::Optimizer*>(&part)) {
+    (*o)->load(in);
+  } else {
+    auto* ha = std::get<reg::HistoricalAverage*>(part);
+    std::vector<torch::Tensor> state(ha->state().size());
+    for (size_t i = 0; i < state.size(); ++i) in.read(std::to_string(i), state[i]);
+    ha->load_state(state);
+  }
+}
+
+bool is_null(const PartRef& part) {
+  return std::visit([](auto* p) { return p == nullptr; }, part);
+}
+
+}  // namespace
+
+void write_checkpoint_parts(torch::serialize::OutputArchive& archive, const CheckpointParts& parts,
+                            const CheckpointCounters& counters, const std::string& config_toml) {
+  for (const auto& [key, part] : part_entries(parts)) {
+    if (is_null(part)) continue;
+    torch::serialize::OutputArchive sub;
+    write_part(sub, part);
+    archive.write(key, sub);
+  }
+  for (const auto& c : kCounterEntries) archive.write(c.key, torch::tensor(counters.*c.member));
+  archive.write(kConfigKey, c10::IValue(config_toml));
+}
+
+CheckpointCounters read_checkpoint_parts(torch::serialize::InputArchive& archive, const CheckpointParts& parts) {
+  for (const auto& [key, part] : part_entries(parts)) {
+    if (is_null(part)) continue;
+    torch::serialize::InputArchive sub;
+    archive.read(key, sub);
+    read_part(sub, part);
+  }
+  CheckpointCounters counters;
+  for (const auto& c : kCounterEntries) {
+    torch::Tensor t;
+    archive.read(c.key, t);
+    counters.*c.member = t.item<int64_t>();
+  }
+  return counters;
+}
+
+std::string read_checkpoint_config(torch::serialize::InputArchive& archive) {
+  c10::IValue text;
+  if (!archive.try_read(kConfigKey, text) || !text.isString())
+    throw std::invalid_argument("a checkpoint without its config (not written by gantry train?)");
+  return text.toStringRef();
+}
+
+}  // namespace gantry::train
