@@ -2,21 +2,6 @@
 
 namespace gantry::models {
 
-WeightLayer make_layer(LayerKind kind, int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding,
-                       WeightNorm norm, Init init, bool bias) {
-  WeightLayerOptions o;
-  o.kind = kind;
-  o.in = in;
-  o.out = out;
-  o.kernel = kernel;
-  o.stride = stride;
-  o.padding = padding;
-  o.norm = norm;
-  o.init = init;
-  o.bias = bias;
-  return WeightLayer(o);
-}
-
 NormLayerImpl::NormLayerImpl(NormKind kind, int64_t channels, dist::Communicator* sync) : kind_(kind) {
   switch (kind) {
     case NormKind::kNone: break;
@@ -59,7 +44,7 @@ DHeadImpl::DHeadImpl(int64_t features, const ModelConfig& c, Init init, dist::Co
     mbd_ = register_module("mbd", MinibatchDiscrimination(o));
     in = mbd_->out_features();
   }
-  out_ = register_module("out", make_layer(LayerKind::kLinear, in, 1, 1, 1, 0, c.d_weight_norm, init));
+  out_ = register_module("out", WeightLayer(WeightLayerOptions::linear(in, 1).norm(c.d_weight_norm).init(init)));
 }
 
 torch::Tensor DHeadImpl::forward(const torch::Tensor& features) {

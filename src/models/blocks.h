@@ -18,9 +18,6 @@ namespace gantry::models {
 // Adam would amplify into lr-sized random steps: such layers get no bias.
 inline bool cancels_bias(NormKind k) { return k == NormKind::kBatch || k == NormKind::kVirtualBatch; }
 
-WeightLayer make_layer(LayerKind kind, int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding,
-                       WeightNorm norm, Init init, bool bias = true);
-
 class NormLayerImpl : public torch::nn::Module {
  public:
   // sync: the communicator of synchronized batch norm, or null for per-rank statistics.

@@ -15,9 +15,11 @@ class ConvStackDiscriminator : public Discriminator {
     for (size_t i = 0; i < specs.size(); ++i) {
       const auto& s = specs[i];
       const std::string n = std::to_string(i);
-      convs_.push_back(register_module("conv" + n, make_layer(LayerKind::kConv, ch, s.out, s.kernel, s.stride, s.padding,
-                                                             c.d_weight_norm, Init::kNormal002,
-                                                             !(i > 0 && cancels_bias(c.d_norm)))));
+      convs_.push_back(register_module("conv" + n, WeightLayer(WeightLayerOptions::conv(ch, s.out, s.kernel)
+                                                                   .stride(s.stride)
+                                                                   .padding(s.padding)
+                                                                   .norm(c.d_weight_norm)
+                                                                   .bias(!(i > 0 && cancels_bias(c.d_norm))))));
       norms_.push_back(register_module("norm" + n, NormLayer(i == 0 ? NormKind::kNone : c.d_norm, s.out, bn_sync)));
       ch = s.out;
     }

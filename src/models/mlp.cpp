@@ -28,14 +28,17 @@ class MlpGenerator : public Generator {
         o.kind = LayerKind::kLinear;
         banks_.push_back(register_module("bank" + n, StochasticDeconv(o)));
       } else {
-        layers_.push_back(register_module("fc" + n, make_layer(LayerKind::kLinear, in, c.mlp_hidden, 1, 1, 0,
-                                                              c.g_weight_norm, Init::kKaimingNormal,
-                                                              !cancels_bias(c.g_norm))));
+        layers_.push_back(register_module("fc" + n, WeightLayer(WeightLayerOptions::linear(in, c.mlp_hidden)
+                                                                           .norm(c.g_weight_norm)
+                                                                           .init(Init::kKaimingNormal)
+                                                                           .bias(!cancels_bias(c.g_norm)))));
         norms_.push_back(register_module("norm" + n, NormLayer(c.g_norm, c.mlp_hidden, sync)));
       }
       in = c.mlp_hidden;
     }
-    out_ = register_module("out", make_layer(LayerKind::kLinear, in, c.data_dim, 1, 1, 0, c.g_weight_norm, Init::kKaimingNormal));
+    out_ = register_module("out", WeightLayer(WeightLayerOptions::linear(in, c.data_dim)
+                                                        .norm(c.g_weight_norm)
+                                                        .init(Init::kKaimingNormal)));
     couples_ = c.g_norm == NormKind::kBatch && !layers_.empty();  // VBN normalizes each sample by a fixed reference batch: no coupling
   }
   torch::Tensor forward(const torch::Tensor& z) override {
@@ -83,8 +86,9 @@ class MlpDiscriminator : public Discriminator {
   MlpDiscriminator(const ModelConfig& c, dist::Communicator* bn_sync, dist::Communicator* mbd_sync) {
     int64_t in = c.data_dim;
     for (int64_t i = 0; i + 1 < c.mlp_depth; ++i) {
-      layers_.push_back(register_module("fc" + std::to_string(i), make_layer(LayerKind::kLinear, in, c.mlp_hidden, 1, 1, 0,
-                                                                            c.d_weight_norm, Init::kKaimingNormal)));
+      layers_.push_back(register_module("fc" + std::to_string(i), WeightLayer(WeightLayerOptions::linear(in, c.mlp_hidden)
+                                                                                         .norm(c.d_weight_norm)
+                                                                                         .init(Init::kKaimingNormal))));
       norms_.push_back(register_module("norm" + std::to_string(i), NormLayer(c.d_norm, c.mlp_hidden, bn_sync)));
       in = c.mlp_hidden;
     }

@@ -26,6 +26,11 @@ torch::Tensor up2(const torch::Tensor& x) {
 }
 torch::Tensor down2(const torch::Tensor& x) { return F::avg_pool2d(x, F::AvgPool2dFuncOptions(2)); }
 
+// The blocks' 3×3 "same" conv, He-initialized.
+WeightLayer conv3(int64_t in, int64_t out, WeightNorm norm, bool bias) {
+  return WeightLayer(WeightLayerOptions::conv(in, out, 3).padding(1).norm(norm).init(Init::kKaimingNormal).bias(bias));
+}
+
 struct Tables {
   int64_t start;
   std::vector<int64_t> g;  // channels: g[0] at the start size, then one per block
@@ -50,15 +55,15 @@ class GBlockImpl : public torch::nn::Module {
  public:
   GBlockImpl(int64_t in, int64_t out, const ModelConfig& c, dist::Communicator* sync) {
     n1 = register_module("norm1", NormLayer(c.g_norm, in, sync));
-    c1 = register_module("conv1", make_layer(LayerKind::kConv, in, out, 3, 1, 1, c.g_weight_norm, Init::kKaimingNormal,
-                                             !cancels_bias(c.g_norm)));
+    c1 = register_module("conv1", conv3(in, out, c.g_weight_norm, !cancels_bias(c.g_norm)));
     n2 = register_module("norm2", NormLayer(c.g_norm, out, sync));
     // Under BN/VBN every per-channel constant before out_norm is normalised away (block outputs
     // reach the next norm directly or through a linear shortcut): no biases there.
-    c2 = register_module("conv2", make_layer(LayerKind::kConv, out, out, 3, 1, 1, c.g_weight_norm, Init::kKaimingNormal,
-                                             !cancels_bias(c.g_norm)));
-    sc = register_module("shortcut", make_layer(LayerKind::kConv, in, out, 1, 1, 0, c.g_weight_norm, Init::kKaimingNormal,
-                                                !cancels_bias(c.g_norm)));
+    c2 = register_module("conv2", conv3(out, out, c.g_weight_norm, !cancels_bias(c.g_norm)));
+    sc = register_module("shortcut", WeightLayer(WeightLayerOptions::conv(in, out, 1)
+                                                                .norm(c.g_weight_norm)
+                                                                .init(Init::kKaimingNormal)
+                                                                .bias(!cancels_bias(c.g_norm))));
   }
   torch::Tensor forward(const torch::Tensor& x, int64_t n_ref) {
     auto h = c1->forward(up2(torch::relu(n1->forward(x, n_ref))));
@@ -76,13 +81,14 @@ class ResnetGenerator : public Generator {
     z_dim_ = c.z_dim;
     t_ = tables(c.resolution, c.g_width > 0 ? c.g_width : 64, 64);
     vbn_.init(*this, c);
-    project_ = register_module("project", make_layer(LayerKind::kLinear, c.z_dim, t_.g[0] * t_.start * t_.start, 1, 1, 0,
-                                                     c.g_weight_norm, Init::kKaimingNormal, !cancels_bias(c.g_norm)));
+    project_ = register_module("project", WeightLayer(WeightLayerOptions::linear(c.z_dim, t_.g[0] * t_.start * t_.start)
+                                                          .norm(c.g_weight_norm)
+                                                          .init(Init::kKaimingNormal)
+                                                          .bias(!cancels_bias(c.g_norm))));
     for (size_t i = 0; i + 1 < t_.g.size(); ++i)
       blocks_.push_back(register_module("block" + std::to_string(i), GBlock(t_.g[i], t_.g[i + 1], c, sync)));
     out_norm_ = register_module("out_norm", NormLayer(c.g_norm, t_.g.back(), sync));
-    to_image_ = register_module("to_image", make_layer(LayerKind::kConv, t_.g.back(), c.channels, 3, 1, 1,
-                                                       c.g_weight_norm, Init::kKaimingNormal));
+    to_image_ = register_module("to_image", conv3(t_.g.back(), c.channels, c.g_weight_norm, true));
     couples_ = c.g_norm == NormKind::kBatch;  // VBN normalizes each sample by a fixed reference batch: no coupling
   }
   torch::Tensor forward(const torch::Tensor& z) override {
@@ -112,14 +118,14 @@ class DBlockImpl : public torch::nn::Module {
  public:
   DBlockImpl(int64_t in, int64_t out, bool down, bool first, const ModelConfig& c, dist::Communicator* sync)
       : down_(down), first_(first) {
-    c1 = register_module("conv1", make_layer(LayerKind::kConv, in, out, 3, 1, 1, c.d_weight_norm, Init::kKaimingNormal,
-                                             !cancels_bias(c.d_norm)));
-    c2 = register_module("conv2", make_layer(LayerKind::kConv, out, out, 3, 1, 1, c.d_weight_norm, Init::kKaimingNormal,
-                                             !cancels_bias(c.d_norm)));
+    c1 = register_module("conv1", conv3(in, out, c.d_weight_norm, !cancels_bias(c.d_norm)));
+    c2 = register_module("conv2", conv3(out, out, c.d_weight_norm, !cancels_bias(c.d_norm)));
     n1 = register_module("norm1", NormLayer(c.d_norm, out, sync));
     n2 = register_module("norm2", NormLayer(c.d_norm, out, sync));
     if (first || down || in != out)
-      sc = register_module("shortcut", make_layer(LayerKind::kConv, in, out, 1, 1, 0, c.d_weight_norm, Init::kKaimingNormal));
+      sc = register_module("shortcut", WeightLayer(WeightLayerOptions::conv(in, out, 1)
+                                                                  .norm(c.d_weight_norm)
+                                                                  .init(Init::kKaimingNormal)));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     auto h = first_ ? x : torch::relu(x);

@@ -18,15 +18,10 @@ torch::Tensor draw_routes(uint64_t seed, int64_t step, int64_t layer, int64_t fi
 StochasticDeconvImpl::StochasticDeconvImpl(const StochasticDeconvOptions& o) : opt_(o) {
   if (o.filter_sets <= 0) throw std::invalid_argument("stochastic deconv: filter sets must be positive");
   for (int64_t s = 0; s < o.filter_sets; ++s) {
-    WeightLayerOptions w;
-    w.kind = o.kind;
-    w.in = o.in;
-    w.out = o.out;
-    w.kernel = o.kernel;
-    w.stride = o.stride;
-    w.padding = o.padding;
-    w.norm = WeightNorm::kWeight;
-    sets_.push_back(register_module("set" + std::to_string(s), WeightLayer(w)));
+    sets_.push_back(register_module("set" + std::to_string(s), WeightLayer(WeightLayerOptions(o.kind, o.in, o.out, o.kernel)
+                                                                               .stride(o.stride)
+                                                                               .padding(o.padding)
+                                                                               .norm(WeightNorm::kWeight))));
     acts_.push_back(register_module(
         "act" + std::to_string(s),
         torch::nn::PReLU(torch::nn::PReLUOptions().num_parameters(o.out).init(o.prelu_init))));

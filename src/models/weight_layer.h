@@ -34,14 +34,25 @@ constexpr std::span<const EnumName<WeightNorm>> enum_names(WeightNorm) { return 
 
 enum class Init { kNormal002, kKaimingNormal, kXavierUniform };
 
+// What a weight layer is, named at the call site as LibTorch's options are:
+//   WeightLayer(WeightLayerOptions::deconv(ch, out, 4).stride(2).padding(1).norm(WeightNorm::kSpectral).bias(false))
 struct WeightLayerOptions {
-  LayerKind kind = LayerKind::kConv;
-  int64_t in = 0, out = 0;
-  int64_t kernel = 1, stride = 1, padding = 0;
-  bool bias = true;
-  WeightNorm norm = WeightNorm::kNone;
-  Init init = Init::kNormal002;
-  double sn_eps = 1e-12;
+  WeightLayerOptions(LayerKind kind, int64_t in, int64_t out, int64_t kernel = 1)
+      : kind_(kind), in_(in), out_(out), kernel_(kernel) {}
+  static WeightLayerOptions conv(int64_t in, int64_t out, int64_t kernel) { return {LayerKind::kConv, in, out, kernel}; }
+  static WeightLayerOptions deconv(int64_t in, int64_t out, int64_t kernel) { return {LayerKind::kDeconv, in, out, kernel}; }
+  static WeightLayerOptions linear(int64_t in, int64_t out) { return {LayerKind::kLinear, in, out, 1}; }
+
+  TORCH_ARG(LayerKind, kind);
+  TORCH_ARG(int64_t, in);
+  TORCH_ARG(int64_t, out);
+  TORCH_ARG(int64_t, kernel);
+  TORCH_ARG(int64_t, stride) = 1;
+  TORCH_ARG(int64_t, padding) = 0;
+  TORCH_ARG(bool, bias) = true;
+  TORCH_ARG(WeightNorm, norm) = WeightNorm::kNone;
+  TORCH_ARG(Init, init) = Init::kNormal002;
+  TORCH_ARG(double, sn_eps) = 1e-12;
 };
 
 class WeightLayerImpl : public torch::nn::Module {

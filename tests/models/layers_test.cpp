@@ -33,15 +33,12 @@ class SpectralNormKinds : public ::testing::TestWithParam<int> {};
 TEST_P(SpectralNormKinds, MatchesTorchSpectralNormOverTwoForwardsAndInEval) {
   torch::manual_seed(1);
   const int kind = GetParam();  // 0 conv, 1 deconv, 2 linear
-  WeightLayerOptions o;
-  o.kind = kind == 0 ? LayerKind::kConv : kind == 1 ? LayerKind::kDeconv : LayerKind::kLinear;
-  o.in = 3;
-  o.out = 5;
-  o.kernel = kind == 2 ? 1 : (kind == 1 ? 4 : 3);
-  o.stride = kind == 1 ? 2 : 1;
-  o.padding = kind == 2 ? 0 : 1;
-  o.bias = false;
-  o.norm = WeightNorm::kSpectral;
+  const auto o = WeightLayerOptions(kind == 0 ? LayerKind::kConv : kind == 1 ? LayerKind::kDeconv : LayerKind::kLinear, 3,
+                                    5, kind == 2 ? 1 : (kind == 1 ? 4 : 3))
+                     .stride(kind == 1 ? 2 : 1)
+                     .padding(kind == 2 ? 0 : 1)
+                     .bias(false)
+                     .norm(WeightNorm::kSpectral);
   WeightLayer layer(o);
   layer->to(torch::kDouble);
   const auto x = kind == 2 ? torch::randn({4, 3}, torch::kDouble) : torch::randn({2, 3, 6, 6}, torch::kDouble);
@@ -76,15 +73,11 @@ INSTANTIATE_TEST_SUITE_P(Kinds, SpectralNormKinds, ::testing::Values(0, 1, 2));
 TEST(WeightNorm, MatchesTorchWeightNormPerOutputFilter) {
   torch::manual_seed(2);
   for (int kind : {0, 1}) {
-    WeightLayerOptions o;
-    o.kind = kind == 0 ? LayerKind::kConv : LayerKind::kDeconv;
-    o.in = 3;
-    o.out = 4;
-    o.kernel = kind == 0 ? 3 : 4;
-    o.stride = kind == 0 ? 1 : 2;
-    o.padding = 1;
-    o.bias = false;
-    o.norm = WeightNorm::kWeight;
+    const auto o = WeightLayerOptions(kind == 0 ? LayerKind::kConv : LayerKind::kDeconv, 3, 4, kind == 0 ? 3 : 4)
+                       .stride(kind == 0 ? 1 : 2)
+                       .padding(1)
+                       .bias(false)
+                       .norm(WeightNorm::kWeight);
     WeightLayer layer(o);
     layer->to(torch::kDouble);
     const auto g_scale = torch::rand({4}, torch::kDouble) + 0.5;
@@ -108,12 +101,7 @@ TEST(WeightNorm, MatchesTorchWeightNormPerOutputFilter) {
 }
 
 TEST(FilterMatrix, TransposedConvFiltersAreOutputFilters) {
-  WeightLayerOptions o;
-  o.kind = LayerKind::kDeconv;
-  o.in = 3;
-  o.out = 5;
-  o.kernel = 2;
-  WeightLayer layer(o);
+  WeightLayer layer(WeightLayerOptions::deconv(3, 5, 2));
   const auto w = param(*layer, "weight");  // (in 3, out 5, 2, 2)
   const auto m = layer->filter_matrix();
   ASSERT_EQ(m.sizes(), (torch::IntArrayRef{5, 12}));

@@ -169,7 +169,7 @@ TEST(Networks, MlpWithStochasticBanks) {
   // DiReAL: the second bank's 4 filter sets and the plain hidden layer fc2; not the z-reading bank, not "out".
   const auto layers = g->direal_layers();
   ASSERT_EQ(layers.size(), 5u);
-  for (const auto& l : layers) EXPECT_EQ(l->options().in, 16);
+  for (const auto& l : layers) EXPECT_EQ(l->options().in(), 16);
   c.mlp_banks = 4;  // more banks than hidden layers
   EXPECT_THROW(validate(c), std::invalid_argument);
 }
@@ -184,12 +184,12 @@ TEST(Networks, DirealLayersNeverTouchImageChannels) {
     EXPECT_FALSE(g->direal_layers().empty()) << arch;
     EXPECT_FALSE(d->direal_layers().empty()) << arch;
     for (const auto& l : g->direal_layers()) {
-      EXPECT_NE(l->options().kind, LayerKind::kLinear) << arch;
-      EXPECT_NE(l->options().out, c.channels) << arch << ": a G layer writing the image";
+      EXPECT_NE(l->options().kind(), LayerKind::kLinear) << arch;
+      EXPECT_NE(l->options().out(), c.channels) << arch << ": a G layer writing the image";
     }
     for (const auto& l : d->direal_layers()) {
-      EXPECT_NE(l->options().kind, LayerKind::kLinear) << arch;
-      EXPECT_NE(l->options().in, c.channels) << arch << ": a D layer reading the image";
+      EXPECT_NE(l->options().kind(), LayerKind::kLinear) << arch;
+      EXPECT_NE(l->options().in(), c.channels) << arch << ": a D layer reading the image";
     }
   }
 }

@@ -53,13 +53,8 @@ TEST(Direal, MaskIsStrictAtTau) {
 }
 
 TEST(Direal, SumsOverTheListedLayersWithLambda) {
-  gantry::models::WeightLayerOptions o;
-  o.in = 4;
-  o.out = 6;
-  o.kernel = 3;
-  gantry::models::WeightLayer a(o);
-  o.kind = gantry::models::LayerKind::kDeconv;
-  gantry::models::WeightLayer b(o);
+  gantry::models::WeightLayer a(gantry::models::WeightLayerOptions::conv(4, 6, 3));
+  gantry::models::WeightLayer b(gantry::models::WeightLayerOptions::deconv(4, 6, 3));
   Direal r({a, b}, {0.1, 0.25});
   const double expect = direal_layer_penalty(a->filter_matrix(), 0.1).item<double>() +
                         direal_layer_penalty(b->filter_matrix(), 0.1).item<double>();
