@@ -7,6 +7,7 @@
 // model; every rank made its models, optimizers, resumed state and data source
 // (a model too large for memory fails here, not in an MPI_Abort).
 #include <cstdio>
+#include <limits>
 #include <memory>
 
 #include "cli/commands.h"
@@ -52,11 +53,14 @@ CLI::App* add_train_command(CLI::App& app, Action& action) {
       train::TrainOptions opts;
       opts.run_dir = o->run_dir;
       opts.quiet = o->quiet;
-      if (const char* nan = std::getenv("GANTRY_INJECT_NAN_STEP")) {  // "S" or "S-E"
+      if (const char* nan = std::getenv("GANTRY_INJECT_NAN_STEP")) {  // "S" or "S-E": D's loss NaN there on rank 0
         const std::string v = nan;
-        opts.inject_nan_first = std::atoll(v.c_str());
+        const int64_t first = std::atoll(v.c_str());
         const auto dash = v.find('-');
-        opts.inject_nan_last = dash == std::string::npos ? opts.inject_nan_first : std::atoll(v.c_str() + dash + 1);
+        const int64_t last = dash == std::string::npos ? first : std::atoll(v.c_str() + dash + 1);
+        opts.d_loss_hook = [first, last](int64_t step, int rank, const torch::Tensor& loss) {
+          return step >= first && step <= last && rank == 0 ? loss * std::numeric_limits<double>::quiet_NaN() : loss;
+        };
       }
       // Models, optimizers, the resumed state and the data source, made on every rank before
       // any collective: a model too large for memory or an unreadable data file is one line.

@@ -3,7 +3,8 @@
 // WeightLayer::filter_matrix(): output filters, transposed convs included):
 //   S_ij = ⟨w_i, w_j⟩ / (‖w_i‖‖w_j‖),  A = S with its diagonal zeroed,
 //   M_ij = [|A_ij| > τ] (no gradient),  J = Σ_ij (M_ij A_ij)²  (ordered pairs).
-// R(N) = Σ_l J_l; the loss term is λ R(N). Which layers: every conv / deconv
+// R(N) = Σ_l J_l; the loss term is λ R(N), λ held here (the trainer logs R and
+// λ R, "direal_d" and "direal_d_term"). Which layers: every conv / deconv
 // that neither reads nor writes image channels — each network lists them
 // (models: direal_layers()). Zero-norm filters are guarded with ε (the
 // reference code divides by zero).
@@ -29,7 +30,7 @@ class Direal {
  public:
   Direal(std::vector<models::WeightLayer> layers, DirealOptions options);
   torch::Tensor value() const;  // R(N) = Σ_l J_l (logged every step)
-  torch::Tensor loss() const { return value() * options_.lambda; }
+  double lambda() const { return options_.lambda; }  // the weight of R in the loss
   size_t num_layers() const { return layers_.size(); }
 
  private:

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 
 #include "common/mixture2d.h"
 #include "common/rng.h"
@@ -13,6 +14,7 @@
 #include "eval/inception_score.h"
 #include "eval/mode_coverage.h"
 #include "reg/direal.h"
+#include "train/module_guards.h"
 
 namespace gantry::train {
 
@@ -150,8 +152,7 @@ json evaluate(models::Generator& g, models::Discriminator* d, const TrainConfig&
 
   // Generate and measure, chunk by chunk, across ranks.
   torch::NoGradGuard ng;
-  const bool was_training = g.is_training();
-  g.eval();
+  std::optional<EvalMode> eval_mode(std::in_place, g);  // until the samples are made
   const bool use_net = net && !points;
   const int outputs = use_net ? (net->classifies() ? 2 : 1) : 1;
   const auto out = gather_chunks(count, req.batch, outputs, comm, [&](int64_t first, int64_t n) {
@@ -163,7 +164,7 @@ json evaluate(models::Generator& g, models::Discriminator* d, const TrainConfig&
     auto f = net->forward(x);
     return f.probs.defined() ? std::vector<torch::Tensor>{f.features, f.probs} : std::vector<torch::Tensor>{f.features};
   });
-  if (was_training) g.train();
+  eval_mode.reset();
 
   eval::FeatureStats ref;
   json ref_info;

@@ -14,9 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error_text.h"
+#include "common/mixture2d.h"
 #include "common/rng.h"
-#include "data/mixture_source.h"
-#include "data/prefetch_loader.h"
 #include "dist/agreement.h"
 #include "dist/all_gather_autograd.h"
 #include "dist/communicator.h"
@@ -31,11 +30,13 @@
 #include "reg/gradient_penalties.h"
 #include "reg/historical_averaging.h"
 #include "reg/split_loss.h"
+#include "train/batch_sources.h"
 #include "train/checkpoint_file.h"
 #include "train/checkpoint_layout.h"
 #include "train/evaluation.h"
 #include "train/fused_adam.h"
 #include "train/losses.h"
+#include "train/module_guards.h"
 #include "train/point_outputs.h"
 #include "train/run_dir.h"
 #include "train/precision.h"
@@ -160,6 +161,14 @@ class Trainer {
   // Fetches this step's n_dis batches into batches_ (the data-wait time goes into m).
   void fetch_batches(StepMetrics& m);
   void samples();
+  // A "gantry: ..." line on stderr from rank 0 only (every rank knows the same thing).
+  template <class... Args>
+  void say(const char* format, Args... args) const {
+    if (world_.rank() != 0) return;
+    std::fputs("gantry: ", stderr);
+    std::fprintf(stderr, format, args...);
+    std::fputc('\n', stderr);
+  }
   void evaluate();
   void d_step(int64_t t, int64_t k, StepMetrics& m);
   void g_step(int64_t t, StepMetrics& m);
@@ -173,7 +182,8 @@ class Trainer {
   torch::Tensor g_forward(const torch::Tensor& z);
   models::DOutput d_forward(const torch::Tensor& x);
   int64_t phase_id(int64_t t, int64_t k) const { return t * (cfg_.train.n_dis + 1) + k; }
-  torch::Tensor d_out(const torch::Tensor& x, models::DOutput* out = nullptr);
+  // D's logits for x as the losses see them: normalised by GN/PGN when reg.grad_norm is on (`out`: D's raw output).
+  torch::Tensor critic_logits(const torch::Tensor& x, models::DOutput* out = nullptr);
 
   dist::World& world_;
   dist::Communicator& comm_;
@@ -255,9 +265,8 @@ void Trainer::resume() {
   images_seen_ = counters.images_seen;
   d_steps_ = counters.d_steps;
   start_state_ = {counters.sampler_epoch, counters.sampler_offset};
-  if (world_.rank() == 0)
-    std::fprintf(stderr, "gantry: resuming from %s (step %lld, saved on %lld ranks, now %d)\n", ckpt->path.c_str(),
-                 (long long)step_, (long long)counters.world_size, world_.size());
+  say("resuming from %s (step %lld, saved on %lld ranks, now %d)", ckpt->path.c_str(), (long long)step_,
+      (long long)counters.world_size, world_.size());
 }
 
 CheckpointParts Trainer::checkpoint_parts() {
@@ -291,11 +300,12 @@ void Trainer::samples() {
   const auto z = torch::randn({cfg_.log.sample_count, cfg_.model.z_dim}, generator(key(cfg_.train.seed, kSampleZ))).to(device_);
   char name[64];
   for (auto [g, prefix] : {std::pair{g_, "g"}, std::pair{g_ema_, "g_ema"}}) {
-    const bool was_training = g->is_training();
-    g->eval();
-    g->set_route_context({0, 0});
-    const auto x = g->forward(z);
-    if (was_training) g->train();
+    torch::Tensor x;
+    {
+      const EvalMode eval_mode(*g);
+      g->set_route_context({0, 0});
+      x = g->forward(z);
+    }
     if (cfg_.model.arch == models::Arch::kMlp) {  // 2-D points: a CSV and a scatter plot over the modes
       const auto mixture = mixture_by_name(cfg_.data.mixture);
       for (const char* ext : {"csv", "png"}) {
@@ -329,7 +339,7 @@ void Trainer::evaluate() {
   if (!opt_.quiet) std::fprintf(stderr, "eval step %lld: %s\n", (long long)step_, result.dump().c_str());
 }
 
-torch::Tensor Trainer::d_out(const torch::Tensor& x, models::DOutput* out) {
+torch::Tensor Trainer::critic_logits(const torch::Tensor& x, models::DOutput* out) {
   // D's (possibly GN/PGN-normalised) output for x.
   const auto kind = cfg_.reg.grad_norm;
   if (kind == reg::GradNorm::kNone) {
@@ -385,9 +395,7 @@ int64_t Trainer::count_skipped_updates() {
   for (size_t i = 0; i < phase_skips_.size(); ++i) {
     if (!host.data_ptr<bool>()[i]) continue;
     ++skipped;
-    if (world_.rank() == 0)
-      std::fprintf(stderr, "gantry: step %lld: non-finite %s gradient, update skipped\n", (long long)step_,
-                   phase_skips_[i].first);
+    say("step %lld: non-finite %s gradient, update skipped", (long long)step_, phase_skips_[i].first);
   }
   phase_skips_.clear();
   return skipped;
@@ -434,7 +442,7 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
   sync_d_->begin();
   torch::Tensor f_real, f_fake;
   if (c.reg.grad_norm != reg::GradNorm::kNone) {
-    const auto f = d_out(torch::cat({real, fake}).requires_grad_(true));
+    const auto f = critic_logits(torch::cat({real, fake}).requires_grad_(true));
     f_real = f.narrow(0, 0, b);
     f_fake = f.narrow(0, b, fake.size(0));
   } else {
@@ -459,16 +467,15 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
     add("r1", reg::r1_penalty(critic, real, {c.reg.r1_gamma, c.reg.r1_interval}));
   if (c.reg.cr_lambda > 0) {
     const auto aug = reg::cr_augment(real, c.reg.cr_shift, generator(key(c.train.seed, kCr, phase_id(t, k), rank))).to(device_);
-    add("cr", reg::consistency_term(f_real, d_out(aug), c.reg.cr_lambda));
+    add("cr", reg::consistency_term(f_real, critic_logits(aug), c.reg.cr_lambda));
   }
   if (direal_d_) {
     const auto r = direal_d_->value();
-    m.add("direal_d", r, per_d);  // R(D)
-    loss = loss + c.reg.direal_lambda_d * r;
+    m.add("direal_d", r, per_d);  // R(D), unweighted
+    add("direal_d_term", direal_d_->lambda() * r);
   }
   if (ha_d_) add("ha_d", ha_d_->penalty());
-  if (t >= opt_.inject_nan_first && t <= opt_.inject_nan_last && rank == 0)
-    loss = loss * std::numeric_limits<double>::quiet_NaN();
+  if (opt_.d_loss_hook) loss = opt_.d_loss_hook(t, rank, loss);
   m.add("loss_d", loss, per_d);
   sync_d_->mark_backward_start();
   loss.backward();
@@ -489,7 +496,7 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
   const int rank = world_.rank(), world = world_.size();
   const int64_t gb = c.g_batch(), b = gb / world;
   const auto t0 = Clock::now();
-  for (auto& p : d_->parameters()) p.set_requires_grad(false);  // D's gradients are neither computed nor reduced here
+  const FrozenParameters frozen_d(d_->parameters());  // D's gradients are neither computed nor reduced here
   if (ha_g_) ha_g_->update();
   const auto collectives0 = collectives_so_far();
   sync_g_->begin();
@@ -497,7 +504,7 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
   g_->set_route_context({phase_id(t, c.train.n_dis), rank * b});
   const auto fake = g_forward(z);
   models::DOutput out;
-  const auto f = d_out(fake, &out);
+  const auto f = critic_logits(fake, &out);
   auto loss = g_loss(c.train.loss, f);
   m.set("loss_g_adv", loss);
   auto add = [&](const char* name, const torch::Tensor& term) {
@@ -514,8 +521,8 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
   }
   if (direal_g_) {
     const auto r = direal_g_->value();
-    m.set("direal_g", r);  // R(G)
-    loss = loss + c.reg.direal_lambda_g * r;
+    m.set("direal_g", r);  // R(G), unweighted
+    add("direal_g_term", direal_g_->lambda() * r);
   }
   if (ha_g_) add("ha_g", ha_g_->penalty());
   if (c.reg.split_loss_lambda > 0) {
@@ -533,7 +540,6 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
     sync_g_->finish();
   }
   if (c.log.timing) note_timing("g", *sync_g_, collectives0, m);
-  for (auto& p : d_->parameters()) p.set_requires_grad(true);
   update(g_->parameters(), *opt_g_, "g", m);
   {
     RECORD_USER_SCOPE("gantry::ema");
@@ -575,27 +581,7 @@ void Trainer::log(int64_t t, const StepMetrics& step_metrics, double dt, int64_t
 void Trainer::prepare() {
   build();
   resume();
-  if (!cfg_.data.mixture.empty()) {
-    loader_ = std::make_unique<data::MixtureSource>(mixture_by_name(cfg_.data.mixture), cfg_.train.seed, cfg_.data.batch,
-                                                    world_.rank(), world_.size(), start_state_, device_);
-  } else {
-    data::LoaderOptions lo;
-    lo.path = cfg_.data.path;
-    lo.open.file_locking = cfg_.data.file_locking;
-    lo.in_memory = cfg_.data.in_memory;
-    lo.global_batch = cfg_.data.batch;
-    lo.seed = cfg_.train.seed;
-    lo.last_batch = cfg_.data.last_batch;
-    lo.start = start_state_;
-    lo.rank = world_.rank();
-    lo.world = world_.size();
-    lo.prefetch = static_cast<int>(cfg_.data.prefetch);
-    lo.decode_threads = static_cast<int>(cfg_.data.decode_threads);
-    lo.augment.hflip = cfg_.data.hflip;
-    lo.augment.max_shift = static_cast<int>(cfg_.data.shift);
-    lo.device = device_;
-    loader_ = std::make_unique<data::PrefetchLoader>(lo);
-  }
+  loader_ = make_batch_source(cfg_, start_state_, world_.rank(), world_.size(), device_);
 }
 
 int Trainer::run(const std::atomic<int>& stop) {
@@ -643,12 +629,12 @@ int Trainer::run(const std::atomic<int>& stop) {
     const auto agreed = flag.accessor<double, 1>();
     if (agreed[1] > 0) {
       const std::string message = dist::agreed_error(world_, data_error);
-      if (world_.rank() == 0) std::fprintf(stderr, "gantry: %s\n", message.c_str());
+      say("%s", message.c_str());
       exit_code = agreed[2] > 0 ? 1 : 2;
       break;
     }
     if (agreed[0] > 0) {
-      if (world_.rank() == 0) std::fprintf(stderr, "gantry: stop requested: checkpointing at step %lld\n", (long long)t);
+      say("stop requested: checkpointing at step %lld", (long long)t);
       batches_.clear();
       save(&position);
       exit_code = kExitPreempted;

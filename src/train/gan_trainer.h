@@ -14,6 +14,7 @@
 #pragma once
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,8 +26,9 @@ namespace gantry::train {
 struct TrainOptions {
   std::filesystem::path run_dir;
   bool quiet = false;  // no progress line
-  // Test hook (GANTRY_INJECT_NAN_STEP = "S" or "S-E"): D's loss becomes NaN at these steps on rank 0.
-  int64_t inject_nan_first = -1, inject_nan_last = -1;
+  // Test hook: given (step, rank, D's loss), returns the loss D backpropagates
+  // (gantry train's GANTRY_INJECT_NAN_STEP makes it NaN at chosen steps).
+  std::function<torch::Tensor(int64_t, int, const torch::Tensor&)> d_loss_hook;
 };
 
 // Exit codes of `gantry train` besides 0/1/2/3 (documented in README).

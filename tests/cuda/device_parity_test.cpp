@@ -442,7 +442,7 @@ TEST(CudaParity, DirealOverNetworkLayers) {
           if (!dev) {
             EXPECT_GT(vg.item<double>() * vd.item<double>(), 0) << arch << ": an empty DiReAL mask";
           }
-          const auto loss = rg.loss() + rd.loss();
+          const auto loss = rg.lambda() * vg + rd.lambda() * vd;
           loss.backward();
           return Named{{"R(G)", vg}, {"R(D)", vd}, {"loss", loss}};
         },
