@@ -43,27 +43,25 @@ void add_train_classifier(CLI::App& eval, Action& action) {
       for (const auto& path : {o->data, o->test})
         if (!path.empty() && !data::inspect_dataset(path).has_labels)
           throw std::invalid_argument("eval train-classifier: " + path + " has no labels");
-      int argc = 0;
-      char** argv = nullptr;
-      auto& world = dist::World::init(&argc, &argv);  // threads per rank, device choice
-      if (const int rc = validate_on_all_ranks(world, [&] {
-            if (world.size() != 1) throw std::invalid_argument("eval train-classifier runs as one process, not under mpirun -np > 1");
-          }))
-        return rc;
-      const auto report = eval::train_classifier(o->data, o->test, o->out, o->c, [](int64_t epoch, double acc) {
-        std::fprintf(stderr, "epoch %lld: train accuracy %.4f\n", static_cast<long long>(epoch), acc);
+      return run_on_world([&](dist::World& world) {
+        if (const int rc = validate_on_all_ranks(world, [&] {
+              if (world.size() != 1) throw std::invalid_argument("eval train-classifier runs as one process, not under mpirun -np > 1");
+            }))
+          return rc;
+        const auto report = eval::train_classifier(o->data, o->test, o->out, o->c, [](int64_t epoch, double acc) {
+          std::fprintf(stderr, "epoch %lld: train accuracy %.4f\n", static_cast<long long>(epoch), acc);
+        });
+        nlohmann::json j = {{"out", o->out}, {"feature_space", o->c.feature_space}, {"train_images", report.train_images},
+                            {"classes", report.classes}, {"train_accuracy", report.train_accuracy},
+                            {"epochs", o->c.epochs}, {"seconds", report.seconds}};
+        if (report.test_accuracy >= 0) {
+          j["test"] = o->test;
+          j["test_images"] = report.test_images;
+          j["test_accuracy"] = report.test_accuracy;
+        }
+        std::printf("%s\n", j.dump().c_str());
+        return 0;
       });
-      nlohmann::json j = {{"out", o->out}, {"feature_space", o->c.feature_space}, {"train_images", report.train_images},
-                          {"classes", report.classes}, {"train_accuracy", report.train_accuracy},
-                          {"epochs", o->c.epochs}, {"seconds", report.seconds}};
-      if (report.test_accuracy >= 0) {
-        j["test"] = o->test;
-        j["test_images"] = report.test_images;
-        j["test_accuracy"] = report.test_accuracy;
-      }
-      std::printf("%s\n", j.dump().c_str());
-      world.finalize();
-      return 0;
     };
   });
 }
@@ -102,37 +100,35 @@ CLI::App* add_eval_command(CLI::App& app, Action& action) {
       o->req.metrics = eval::parse_metric_set(o->metrics);  // before MPI: one line from a single process
       o->req.reference = o->reference;
       o->req.stats_cache = o->stats_cache;
-      int argc = 0;
-      char** argv = nullptr;
-      auto& world = dist::World::init(&argc, &argv);
-      const auto device = world.device();
-      fs::path file;
-      train::CheckpointNets nets;
-      std::unique_ptr<eval::FeatureNet> net;
-      if (const int rc = validate_on_all_ranks(world, [&] {
-            file = o->checkpoint.empty() ? train::newest_checkpoint(o->run_dir) : fs::path(o->checkpoint);
-            nets = train::load_nets(file);
-            train::check_request(o->req, nets.config, !o->feature_net.empty());
-            if (!o->feature_net.empty()) net = std::make_unique<eval::FeatureNet>(o->feature_net, device);
-            train::check_request(o->req, nets.config, net != nullptr, net.get());
-          }))
-        return rc;
-      nets.g->to(device);
-      nets.g_ema->to(device);
-      nets.d->to(device);
-      auto& g = o->req.ema ? *nets.g_ema : *nets.g;
-      auto result = train::evaluate(g, nets.d.get(), nets.config, nets.step, world.comm(), device, o->req, net.get());
-      if (world.rank() == 0) {
-        result["checkpoint"] = file.string();
-        std::printf("%s\n", result.dump().c_str());
-        if (!o->run_dir.empty() && !o->no_append) {
-          std::ofstream out(fs::path(o->run_dir) / "metrics.jsonl", std::ios::app);
-          out << result.dump() << "\n";
-          if (!out) throw std::runtime_error("cannot append to " + (fs::path(o->run_dir) / "metrics.jsonl").string());
+      return run_on_world([&](dist::World& world) {
+        const auto device = world.device();
+        fs::path file;
+        train::CheckpointNets nets;
+        std::unique_ptr<eval::FeatureNet> net;
+        if (const int rc = validate_on_all_ranks(world, [&] {
+              file = o->checkpoint.empty() ? train::newest_checkpoint(o->run_dir) : fs::path(o->checkpoint);
+              nets = train::load_nets(file);
+              train::check_request(o->req, nets.config, !o->feature_net.empty());
+              if (!o->feature_net.empty()) net = std::make_unique<eval::FeatureNet>(o->feature_net, device);
+              train::check_request(o->req, nets.config, net != nullptr, net.get());
+            }))
+          return rc;
+        nets.g->to(device);
+        nets.g_ema->to(device);
+        nets.d->to(device);
+        auto& g = o->req.ema ? *nets.g_ema : *nets.g;
+        auto result = train::evaluate(g, nets.d.get(), nets.config, nets.step, world.comm(), device, o->req, net.get());
+        if (world.rank() == 0) {
+          result["checkpoint"] = file.string();
+          std::printf("%s\n", result.dump().c_str());
+          if (!o->run_dir.empty() && !o->no_append) {
+            std::ofstream out(fs::path(o->run_dir) / "metrics.jsonl", std::ios::app);
+            out << result.dump() << "\n";
+            if (!out) throw std::runtime_error("cannot append to " + (fs::path(o->run_dir) / "metrics.jsonl").string());
+          }
         }
-      }
-      world.finalize();
-      return 0;
+        return 0;
+      });
     };
   });
   return sub;

@@ -26,6 +26,15 @@ int agree_on_failure(dist::World& world, const std::string& mine, int code) {
 
 }  // namespace
 
+int run_on_world(const std::function<int(dist::World&)>& body) {
+  int argc = 0;
+  char** argv = nullptr;
+  auto& world = dist::World::init(&argc, &argv);
+  const int rc = body(world);
+  world.finalize();
+  return rc;
+}
+
 int validate_on_all_ranks(dist::World& world, const std::function<void()>& validate) {
   std::string err;
   try {

@@ -10,6 +10,12 @@
 
 namespace gantry::cli {
 
+// Starts MPI and this process's rank (no argv: CLI11 has parsed the command
+// line), runs `body`, and finalizes the world on every normal return (an early
+// error return included). An exception from `body` reaches main, which aborts
+// the job with one line.
+int run_on_world(const std::function<int(dist::World&)>& body);
+
 // Runs `validate` on every rank; std::invalid_argument from it on any rank →
 // rank 0 prints "gantry: <message>", the world is finalized, and 2 is returned.
 // Otherwise returns 0.

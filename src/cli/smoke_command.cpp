@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/rank_errors.h"
 #include "dist/world.h"
 #include "train/smoke_training.h"
 
@@ -24,14 +25,7 @@ CLI::App* add_smoke_command(CLI::App& app, Action& action) {
   faults->add_option("--stall-step", o->stall_step, "step before which it stalls");
   faults->add_option("--stall-seconds", o->stall_seconds, "how long it stalls");
   sub->callback([&action, o] {
-    action = [o] {
-      int argc = 0;
-      char** argv = nullptr;
-      auto& world = dist::World::init(&argc, &argv);
-      const int rc = train::run_smoke(world, *o);
-      world.finalize();
-      return rc;
-    };
+    action = [o] { return run_on_world([&](dist::World& world) { return train::run_smoke(world, *o); }); };
   });
   return sub;
 }

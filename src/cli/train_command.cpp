@@ -34,44 +34,42 @@ CLI::App* add_train_command(CLI::App& app, Action& action) {
   sub->add_flag("--quiet", o->quiet, "no progress lines");
   sub->callback([&action, o] {
     action = [o] {
-      int argc = 0;
-      char** argv = nullptr;
-      auto& world = dist::World::init(&argc, &argv);
-      train::TrainConfig config;
-      const std::atomic<int>* stop = nullptr;
-      if (const int rc = validate_on_all_ranks(world, [&] {
-            config = train::load_config(o->config, o->overrides, world.size());
-            stop = &train::install_stop_signals(config.train.stop_signals);
-          }))
+      return run_on_world([&](dist::World& world) {
+        train::TrainConfig config;
+        const std::atomic<int>* stop = nullptr;
+        if (const int rc = validate_on_all_ranks(world, [&] {
+              config = train::load_config(o->config, o->overrides, world.size());
+              stop = &train::install_stop_signals(config.train.stop_signals);
+            }))
+          return rc;
+        if (const int rc = validate_on_all_ranks(world, [&] { train::check_same_config_on_all_ranks(world, config); }))
+          return rc;
+        if (const int rc = validate_on_all_ranks(world, [&] {
+              if (world.rank() == 0) train::prepare_run_dir(o->run_dir);
+            }))
+          return rc;
+        train::TrainOptions opts;
+        opts.run_dir = o->run_dir;
+        opts.quiet = o->quiet;
+        if (const char* nan = std::getenv("GANTRY_INJECT_NAN_STEP")) {  // "S" or "S-E": D's loss NaN there on rank 0
+          const std::string v = nan;
+          const int64_t first = std::atoll(v.c_str());
+          const auto dash = v.find('-');
+          const int64_t last = dash == std::string::npos ? first : std::atoll(v.c_str() + dash + 1);
+          opts.d_loss_hook = [first, last](int64_t step, int rank, const torch::Tensor& loss) {
+            return step >= first && step <= last && rank == 0 ? loss * std::numeric_limits<double>::quiet_NaN() : loss;
+          };
+        }
+        // Models, optimizers, the resumed state and the data source, made on every rank before
+        // any collective: a model too large for memory or an unreadable data file is one line.
+        std::unique_ptr<train::TrainingRun> training;
+        if (const int rc = make_on_all_ranks(world, "making the models, optimizers and data source",
+                                             [&] { training = train::prepare_training(world, std::move(config), opts); }))
+          return rc;
+        const int rc = training->run(*stop);
+        training.reset();  // the loader's threads end before MPI does
         return rc;
-      if (const int rc = validate_on_all_ranks(world, [&] { train::check_same_config_on_all_ranks(world, config); }))
-        return rc;
-      if (const int rc = validate_on_all_ranks(world, [&] {
-            if (world.rank() == 0) train::prepare_run_dir(o->run_dir);
-          }))
-        return rc;
-      train::TrainOptions opts;
-      opts.run_dir = o->run_dir;
-      opts.quiet = o->quiet;
-      if (const char* nan = std::getenv("GANTRY_INJECT_NAN_STEP")) {  // "S" or "S-E": D's loss NaN there on rank 0
-        const std::string v = nan;
-        const int64_t first = std::atoll(v.c_str());
-        const auto dash = v.find('-');
-        const int64_t last = dash == std::string::npos ? first : std::atoll(v.c_str() + dash + 1);
-        opts.d_loss_hook = [first, last](int64_t step, int rank, const torch::Tensor& loss) {
-          return step >= first && step <= last && rank == 0 ? loss * std::numeric_limits<double>::quiet_NaN() : loss;
-        };
-      }
-      // Models, optimizers, the resumed state and the data source, made on every rank before
-      // any collective: a model too large for memory or an unreadable data file is one line.
-      std::unique_ptr<train::TrainingRun> training;
-      if (const int rc = make_on_all_ranks(world, "making the models, optimizers and data source",
-                                           [&] { training = train::prepare_training(world, std::move(config), opts); }))
-        return rc;
-      const int rc = training->run(*stop);
-      training.reset();  // the loader's threads end before MPI does
-      world.finalize();
-      return rc;
+      });
     };
   });
   return sub;

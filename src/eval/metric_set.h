@@ -30,4 +30,15 @@ inline MetricSet parse_metric_set(const std::string& list) {
   return m;
 }
 
+// What a metric set needs of the model and the feature network: modes only for
+// 2-D (point) generators, IS and FID only for images and only with a feature
+// network. Throws std::invalid_argument (the caller prefixes where the set came
+// from: `gantry eval` or the config's [eval]).
+inline void check_metrics_fit(const MetricSet& m, bool points, bool have_feature_net) {
+  if (m.modes && !points) throw std::invalid_argument("modes needs a 2-D model (model.arch = \"mlp\")");
+  if (m.needs_feature_net() && points) throw std::invalid_argument("is and fid are for image models");
+  if (m.needs_feature_net() && !have_feature_net)
+    throw std::invalid_argument("is and fid need a feature network (--feature-net, or eval.feature_net)");
+}
+
 }  // namespace gantry::eval

@@ -115,9 +115,11 @@ void check_request(const EvalRequest& req, const TrainConfig& config, bool have_
   const auto& m = req.metrics;
   const bool points = config.model.arch == models::Arch::kMlp;
   if (!m.any()) throw std::invalid_argument("eval: no metric requested");
-  if (m.modes && !points) throw std::invalid_argument("eval: modes needs a 2-D (mlp) model");
-  if (m.needs_feature_net() && points) throw std::invalid_argument("eval: is and fid are for image models");
-  if (m.needs_feature_net() && !have_net) throw std::invalid_argument("eval: is and fid need a feature network (--feature-net)");
+  try {
+    eval::check_metrics_fit(m, points, have_net);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("eval: ") + e.what());
+  }
   if (m.is && net && !net->classifies())
     throw std::invalid_argument("eval: the feature network does not classify; IS needs class probabilities");
   const int64_t count = req.count > 0 ? req.count : (points ? 2500 : 10000);

@@ -224,10 +224,11 @@ void validate_eval(const TrainConfig& c) {
   } catch (const std::invalid_argument& err) {
     throw std::invalid_argument(std::string("config: eval.metrics: ") + err.what());
   }
-  const bool points = c.model.arch == models::Arch::kMlp;
-  require(!m.modes || points, "eval.metrics: modes needs a 2-D model (model.arch = \"mlp\")");
-  require(!m.needs_feature_net() || !points, "eval.metrics: is and fid are for image models");
-  require(!m.needs_feature_net() || !e.feature_net.empty(), "eval.metrics: is and fid need eval.feature_net");
+  try {
+    eval::check_metrics_fit(m, c.model.arch == models::Arch::kMlp, !e.feature_net.empty());
+  } catch (const std::invalid_argument& err) {
+    throw std::invalid_argument(std::string("config: eval.metrics: ") + err.what());
+  }
   require(e.feature_net.empty() || std::filesystem::is_regular_file(e.feature_net),
           "eval.feature_net: " + e.feature_net + ": no such file");
 }
