@@ -26,7 +26,7 @@ apt_pkgs=(
   libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
   libcli11-dev libgtest-dev libgmock-dev libtomlplusplus-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libpng-dev libjpeg-dev libstb-dev libxxhash-dev zlib1g-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   dataset-fashion-mnist slurm-wlm munge
 )
 missing=()

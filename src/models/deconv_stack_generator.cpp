@@ -14,9 +14,9 @@ class DeconvStackGenerator : public Generator {
     z_dim_ = c.z_dim;
     vbn_.init(*this, c);
     const bool bias_before_norm = !cancels_bias(c.g_norm);
-    project_ = register_module("project", WeightLayer(WeightLayerOptions::linear(c.z_dim, c0_ * s0_ * s0_)
-                                                          .norm(c.g_weight_norm)
-                                                          .bias(bias_before_norm)));
+    project_ = register_module(
+        "project",
+        WeightLayer(WeightLayerOptions::linear(c.z_dim, c0_ * s0_ * s0_).norm(c.g_weight_norm).bias(bias_before_norm)));
     norms_.push_back(register_module("norm0", NormLayer(c.g_norm, c0_, sync)));
     int64_t ch = c0_;
     n_banks_ = std::min(spec.banks, spec.upsamplings);
@@ -30,19 +30,20 @@ class DeconvStackGenerator : public Generator {
         o.filter_sets = spec.bank_sets;
         banks_.push_back(register_module("bank" + std::to_string(i), StochasticDeconv(o)));
       } else {
-        ups_.push_back(register_module("up" + std::to_string(i), WeightLayer(WeightLayerOptions::deconv(ch, out, 4)
-                                                                                  .stride(2)
-                                                                                  .padding(1)
-                                                                                  .norm(c.g_weight_norm)
-                                                                                  .bias(writes_image || bias_before_norm))));
-        if (!writes_image) norms_.push_back(register_module("norm" + std::to_string(i + 1), NormLayer(c.g_norm, out, sync)));
+        ups_.push_back(
+            register_module("up" + std::to_string(i), WeightLayer(WeightLayerOptions::deconv(ch, out, 4)
+                                                                      .stride(2)
+                                                                      .padding(1)
+                                                                      .norm(c.g_weight_norm)
+                                                                      .bias(writes_image || bias_before_norm))));
+        if (!writes_image)
+          norms_.push_back(register_module("norm" + std::to_string(i + 1), NormLayer(c.g_norm, out, sync)));
       }
       ch = out;
     }
     if (!spec.last_deconv_writes_image)
-      to_image_ = register_module("to_image", WeightLayer(WeightLayerOptions::conv(ch, c.channels, 3)
-                                                              .padding(1)
-                                                              .norm(c.g_weight_norm)));
+      to_image_ = register_module(
+          "to_image", WeightLayer(WeightLayerOptions::conv(ch, c.channels, 3).padding(1).norm(c.g_weight_norm)));
     writes_with_deconv_ = spec.last_deconv_writes_image;
     couples_ = c.g_norm == NormKind::kBatch;  // VBN normalizes each sample by a fixed reference batch: no coupling
   }
@@ -59,7 +60,9 @@ class DeconvStackGenerator : public Generator {
       if (i < n_banks_) {
         // Routes for the reference rows are drawn past the live ones' indices (offset by 2^40).
         auto routes = draw_routes(seed_, route_.step, i, route_.first_sample, z.size(0), banks_[i]->filter_sets());
-        if (n_ref) routes = torch::cat({draw_routes(seed_, route_.step, i, int64_t{1} << 40, n_ref, banks_[i]->filter_sets()), routes});
+        if (n_ref)
+          routes = torch::cat(
+              {draw_routes(seed_, route_.step, i, int64_t{1} << 40, n_ref, banks_[i]->filter_sets()), routes});
         x = banks_[i]->forward(x, routes);
         split_maps_.push_back(vbn_.live(x));
       } else {

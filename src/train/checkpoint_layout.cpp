@@ -8,8 +8,8 @@ namespace gantry::train {
 
 std::vector<PartEntry> part_entries(const CheckpointParts& p) {
   const auto key = [](Net net) { return std::string(enum_name(net)); };
-  return {{key(Net::kG), p.g},  {key(Net::kD), p.d}, {key(Net::kGEma), p.g_ema}, {"opt_g", p.opt_g},
-          {"opt_d", p.opt_d},   {"ha_g", p.ha_g},    {"ha_d", p.ha_d}};
+  return {{key(Net::kG), p.g}, {key(Net::kD), p.d}, {key(Net::kGEma), p.g_ema}, {"opt_g", p.opt_g}, {"opt_d", p.opt_d},
+          {"ha_g", p.ha_g},    {"ha_d", p.ha_d}};
 }
 
 namespace {

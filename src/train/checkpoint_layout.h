@@ -49,13 +49,13 @@ struct CheckpointParts {
 
 // The counters: where training stands, and (world_size, param_hash) what wrote it.
 struct CheckpointCounters {
-  int64_t step = 0;            // G updates done
-  int64_t images_seen = 0;     // real images D has seen, all ranks
-  int64_t d_steps = 0;         // D updates done
-  int64_t sampler_epoch = 0;   // the data position to resume from
+  int64_t step = 0;           // G updates done
+  int64_t images_seen = 0;    // real images D has seen, all ranks
+  int64_t d_steps = 0;        // D updates done
+  int64_t sampler_epoch = 0;  // the data position to resume from
   int64_t sampler_offset = 0;
-  int64_t world_size = 0;      // ranks that saved it
-  int64_t param_hash = 0;      // xxHash3 of G and D's parameters (dist/replicas.h), as int64
+  int64_t world_size = 0;  // ranks that saved it
+  int64_t param_hash = 0;  // xxHash3 of G and D's parameters (dist/replicas.h), as int64
 };
 
 inline constexpr const char* kConfigKey = "config";
