@@ -4,7 +4,7 @@
 
 #include "cli/commands.h"
 #include "data/data_error.h"
-#include "data/interrupt.h"
+#include "common/signals.h"
 
 namespace gantry::cli {
 
@@ -32,14 +32,14 @@ nlohmann::json summary_json(const data::PackResult& r) {
 }
 
 int run_packer(const std::function<data::PackResult()>& pack) {
-  data::install_interrupt_handlers();
+  install_interrupt_handlers();
   try {
     const auto result = pack();
     std::printf("%s\n", summary_json(result).dump().c_str());
     return 0;
   } catch (const data::Interrupted& e) {
     std::fprintf(stderr, "\ngantry: %s\n", e.what());
-    return 128 + data::interrupt_signal();
+    return 128 + interrupt_signal();
   }
 }
 

@@ -15,7 +15,7 @@
 #include "dist/world.h"
 #include "train/gan_trainer.h"
 #include "train/run_dir.h"
-#include "train/stop_signals.h"
+#include "common/signals.h"
 #include "train/train_config.h"
 
 namespace gantry::cli {
@@ -39,7 +39,7 @@ CLI::App* add_train_command(CLI::App& app, Action& action) {
         const std::atomic<int>* stop = nullptr;
         if (const int rc = validate_on_all_ranks(world, [&] {
               config = train::load_config(o->config, o->overrides, world.size());
-              stop = &train::install_stop_signals(config.train.stop_signals);
+              stop = &install_stop_signals(config.train.stop_signals);
             }))
           return rc;
         if (const int rc = validate_on_all_ranks(world, [&] { train::check_same_config_on_all_ranks(world, config); }))

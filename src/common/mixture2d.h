@@ -1,5 +1,5 @@
 // The 2-D Gaussian mixtures of the mode-collapse benchmarks (VEEGAN,
-// Srivastava et al. 2017; PacGAN, Lin et al. 2018; ../shared/TECHNIQUES.md,
+// Srivastava et al. 2017; PacGAN, Lin et al. 2018; docs/EVALUATION.md,
 // Metrics): equal weights, isotropic σ.
 //   ring8:  8 modes on a circle of radius 2, σ = 0.02
 //   grid25: 25 modes at {−4, −2, 0, 2, 4}², σ = 0.05

@@ -4,7 +4,7 @@
 #include "data/dataset_writer.h"
 #include "data/h5_image_file.h"
 #include "data/idx_file.h"
-#include "data/interrupt.h"
+#include "common/signals.h"
 #include "data/packers.h"
 #include "data/progress_meter.h"
 

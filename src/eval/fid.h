@@ -1,4 +1,4 @@
-// Fréchet Inception Distance [Heusel et al. 2017; ../shared/TECHNIQUES.md]:
+// Fréchet Inception Distance [Heusel et al. 2017; docs/EVALUATION.md]:
 //   FID = ‖μ_r − μ_g‖² + Tr(Σ_r + Σ_g − 2 (Σ_r Σ_g)^{1/2})
 // with unbiased covariances, in float64. The matrix square root is taken by
 // eigendecomposition of Σ_r Σ_g (diagonalizable: similar to the PSD

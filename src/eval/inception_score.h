@@ -1,4 +1,4 @@
-// Inception Score [Salimans et al. 2016; ../shared/TECHNIQUES.md]:
+// Inception Score [Salimans et al. 2016; docs/EVALUATION.md]:
 //   IS = exp(E_x KL(p(y|x) ‖ p(y))),  p(y) = E_x p(y|x),
 // computed on each of `splits` contiguous parts of the samples (part i holds
 // rows [i·N/s, (i+1)·N/s)), reported as mean ± std (population std) over parts,

@@ -1,5 +1,5 @@
 // Mode coverage on 2-D mixtures [VEEGAN, Srivastava et al. 2017; PacGAN, Lin
-// et al. 2018; ../shared/TECHNIQUES.md, Metrics]: each generated point is
+// et al. 2018; docs/EVALUATION.md, Metrics]: each generated point is
 // assigned to its nearest mode; it is high quality if it lies within 3σ of
 // that mode. A mode is captured if at least one high-quality point is
 // assigned to it. The KL divergence is that of the high-quality points' mode

@@ -1,6 +1,6 @@
 // Batch norm for 2-D (N, C) and 4-D (N, C, H, W) inputs, per rank or
 // synchronized. Synchronized (the default under more than one rank, see
-// ../shared/ARCHITECTURE.md invariant 1): the batch mean and biased variance
+// docs/ARCHITECTURE.md invariant 1): the batch mean and biased variance
 // are taken over the GLOBAL batch (models/sync_batch_norm.h: one all-reduce
 // forward, one backward), so N ranks with B/N samples compute what 1 rank
 // computes with B, forward and backward; the running statistics (momentum m,

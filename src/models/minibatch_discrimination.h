@@ -1,4 +1,4 @@
-// Minibatch discrimination [Salimans et al. 2016 §3.2; ../shared/TECHNIQUES.md]:
+// Minibatch discrimination [Salimans et al. 2016 §3.2; docs/TECHNIQUES.md]:
 //   M_i = h_i T (T ∈ R^{A×B×C}),  c_b(i,j) = exp(−‖M_ib − M_jb‖₁),
 //   o_b(i) = Σ_{j≠i} c_b(i,j),    output [h_i, o(i)]  (A + B features).
 // With a communicator of more than one rank, j runs over the GLOBAL batch

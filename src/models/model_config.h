@@ -1,6 +1,6 @@
 // What the model builders need to know: architecture, resolution, widths and
 // the normalisation of each network. Every field has the default of
-// ../shared/TECHNIQUES.md; train/ fills it from the experiment config.
+// docs/TECHNIQUES.md; train/ fills it from the experiment config.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,5 +1,5 @@
 // Stochastic deconvolution [seed "Stochastic Deconvolutional Neural Network
-// Ensemble…"; ../shared/TECHNIQUES.md]: a bank of K filter sets (4×4 stride-2
+// Ensemble…"; docs/TECHNIQUES.md]: a bank of K filter sets (4×4 stride-2
 // transposed convs with weight norm, each followed by its own PReLU
 // initialised at 0.2); every sample goes through one set chosen at random per
 // forward, so L such layers give K^L routes. Samples are grouped by their set.

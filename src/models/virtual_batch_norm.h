@@ -1,5 +1,5 @@
 // Virtual batch norm [Salimans et al. 2016, "Improved techniques"; formula in
-// ../shared/TECHNIQUES.md], generator only. The input's first n_ref rows are the
+// docs/TECHNIQUES.md], generator only. The input's first n_ref rows are the
 // reference batch (a fixed noise batch z_ref propagated through the current G
 // in the same forward); per channel μ_ref = E[x], q_ref = E[x²] over
 // (N_ref, spatial). Reference rows are normalised with the reference moments;

@@ -1,4 +1,4 @@
-// Combinations refused before training starts (../shared/TECHNIQUES.md):
+// Combinations refused before training starts (docs/TECHNIQUES.md):
 // GN, PGN, WGAN-GP and R1 take per-sample input gradients from ONE autograd
 // call on Σ_b D(x_b), which is only right when D couples no samples — so
 // they are refused with batch norm or minibatch discrimination in D. Virtual

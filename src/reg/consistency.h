@@ -1,4 +1,4 @@
-// Consistency regularization [Zhang et al. 2020; ../shared/TECHNIQUES.md]:
+// Consistency regularization [Zhang et al. 2020; docs/TECHNIQUES.md]:
 //   λ E_real (D(x) − D(T(x)))²,  T = random horizontal flip + shift with
 //   zero fill of up to `max_shift_frac` of the size (PGN's seed: ≤ 20 %).
 // Under GN/PGN both D outputs are the normalised f̂.

@@ -1,5 +1,5 @@
 // DiReAL diversity regularization [Ayinde, Nishihama, Zurada 2019;
-// ../shared/TECHNIQUES.md]. For a layer with filters w_1..w_n (rows of
+// docs/TECHNIQUES.md]. For a layer with filters w_1..w_n (rows of
 // WeightLayer::filter_matrix(): output filters, transposed convs included):
 //   S_ij = ⟨w_i, w_j⟩ / (‖w_i‖‖w_j‖),  A = S with its diagonal zeroed,
 //   M_ij = [|A_ij| > τ] (no gradient),  J = Σ_ij (M_ij A_ij)²  (ordered pairs).

@@ -1,4 +1,4 @@
-// Feature matching [Salimans et al. 2016 §3.1; ../shared/TECHNIQUES.md]:
+// Feature matching [Salimans et al. 2016 §3.1; docs/TECHNIQUES.md]:
 //   L_G = ‖mean_real f_D(x) − mean_fake f_D(G(z))‖²  (squared L2, default)
 //   or mean |·| over features (the improved-gan CIFAR code), option.
 // f_D: D's penultimate features. The real mean is detached. Means are over the

@@ -1,6 +1,6 @@
 // Gradient normalization (GN) [Wu et al. ICCV 2021] and penalty gradient
 // normalization (PGN) [seed "Penalty Gradient Normalization…"]
-// (../shared/TECHNIQUES.md), per sample:
+// (docs/TECHNIQUES.md), per sample:
 //   GN:  f̂(x) = f(x) / (‖∇_x f(x)‖ + |f(x)|)
 //   PGN: f̂(x) = (1 − f(x)) / (‖𝟏 − ∇_x f(x)‖ + |1 − f(x)|)
 // ∇ comes from ONE autograd call on Σ_b f(x_b) with create_graph, which equals

@@ -1,4 +1,4 @@
-// Gradient penalties on D (../shared/TECHNIQUES.md), per-sample and local to
+// Gradient penalties on D (docs/TECHNIQUES.md), per-sample and local to
 // each rank (the mean over the local batch; GradSync's average makes it the
 // global mean):
 //   WGAN-GP [Gulrajani et al. 2017]: λ E[(‖∇D(x̂)‖ − 1)²], x̂ = εx + (1−ε)x̃,

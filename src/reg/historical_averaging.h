@@ -1,4 +1,4 @@
-// Historical averaging [Salimans et al. 2016 §3.3; ../shared/TECHNIQUES.md]:
+// Historical averaging [Salimans et al. 2016 §3.3; docs/TECHNIQUES.md]:
 //   θ̄_t = θ̄_{t−1} + (θ_t − θ̄_{t−1}) / t,   term λ_HA Σ ‖θ − θ̄_t‖² (θ̄ detached).
 // Call update() once per update of the player (θ_t = current parameters),
 // then penalty() in that update's loss. θ̄ and t are replicated state: the

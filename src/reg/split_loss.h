@@ -1,5 +1,5 @@
 // The split loss of stochastic deconvolution ensembles [seed "Stochastic
-// Deconvolutional Neural Network Ensemble…"; ../shared/TECHNIQUES.md]:
+// Deconvolutional Neural Network Ensemble…"; docs/TECHNIQUES.md]:
 //   F(a, b) = mean_x tanh(((a_x − b_x)/25)⁴)
 //   L_split = Σ_i 2 w_i / (|B|(|B|−1)) Σ_{k<j} log F(M_i(k), M_i(j))
 // over the sdeconv feature maps M_i (resolutions 4..64, weights w =

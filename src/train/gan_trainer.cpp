@@ -24,7 +24,7 @@
 #include "models/networks.h"
 #include "reg/consistency.h"
 #include "reg/direal.h"
-#include "reg/ema.h"
+#include "train/ema.h"
 #include "reg/feature_matching.h"
 #include "reg/gradient_normalization.h"
 #include "reg/gradient_penalties.h"
@@ -161,6 +161,13 @@ class Trainer {
   // Fetches this step's n_dis batches into batches_ (the data-wait time goes into m).
   void fetch_batches(StepMetrics& m);
   void samples();
+  // Per-rank batch norm (model.sync_batch_norm = false on several ranks) normalises each
+  // rank's batch by its own statistics, so the running estimates drift apart. Where they
+  // are used — checkpoints, samples, evaluation — every rank takes their mean over ranks
+  // (for the running means: exactly the running mean of the global batch means, the
+  // per-rank batches being equal), and the replicas agree again. Collective; once a step.
+  void agree_on_running_stats();
+  int64_t stats_agreed_step_ = -1;
   // A "gantry: ..." line on stderr from rank 0 only (every rank knows the same thing).
   template <class... Args>
   void say(const char* format, Args... args) const {
@@ -201,7 +208,7 @@ class Trainer {
   std::deque<data::Batch> batches_;  // this step's batches, one per D phase
   std::unique_ptr<reg::Direal> direal_g_, direal_d_;
   std::unique_ptr<reg::HistoricalAverage> ha_g_, ha_d_;
-  std::unique_ptr<reg::Ema> ema_;
+  std::unique_ptr<Ema> ema_;
   std::unique_ptr<eval::FeatureNet> feature_net_;
   data::SamplerState start_state_;
   int64_t step_ = 0, images_seen_ = 0, d_steps_ = 0, bad_streak_ = 0, skipped_ = 0;
@@ -227,7 +234,7 @@ void Trainer::build() {
   g_->to(device_);
   d_->to(device_);
   g_ema_->to(device_);
-  ema_ = std::make_unique<reg::Ema>(g_, g_ema_, c.train.ema_beta, c.train.ema_start);
+  ema_ = std::make_unique<Ema>(g_, g_ema_, c.train.ema_beta, c.train.ema_start);
   g_ema_->eval();
   bf16_ = c.train.precision == Precision::kBf16;
   auto adam = [](std::vector<torch::Tensor> p, const OptimConfig& o) {
@@ -273,7 +280,29 @@ CheckpointParts Trainer::checkpoint_parts() {
   return {g_.get(), d_.get(), g_ema_.get(), opt_g_.get(), opt_d_.get(), ha_g_.get(), ha_d_.get()};
 }
 
+void Trainer::agree_on_running_stats() {
+  if (cfg_.model.sync_batch_norm || world_.size() == 1 || stats_agreed_step_ == step_) return;
+  stats_agreed_step_ = step_;
+  std::vector<torch::Tensor> stats;
+  for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(g_.get()), static_cast<torch::nn::Module*>(d_.get()),
+                               static_cast<torch::nn::Module*>(g_ema_.get())})
+    for (const auto& b : m->named_buffers())
+      if (b.key().ends_with("running_mean") || b.key().ends_with("running_var")) stats.push_back(b.value());
+  if (stats.empty()) return;
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> flat;
+  for (const auto& s : stats) flat.push_back(s.reshape({-1}));
+  auto all = torch::cat(flat);
+  comm_.all_reduce(all, dist::ReduceOp::kAverage);
+  int64_t at = 0;
+  for (auto& s : stats) {
+    s.copy_(all.narrow(0, at, s.numel()).view(s.sizes()));
+    at += s.numel();
+  }
+}
+
 void Trainer::save(const data::SamplerState* position) {
+  agree_on_running_stats();
   // Every rank takes part in the consistency check; rank 0 writes.
   auto report = dist::check_consistency(*g_, comm_);
   if (report.consistent) report = dist::check_consistency(*d_, comm_);
@@ -321,6 +350,7 @@ void Trainer::samples() {
 }
 
 void Trainer::evaluate() {
+  agree_on_running_stats();
   // Every rank generates its share (evaluation.h); rank 0 logs.
   const auto& e = cfg_.eval;
   EvalRequest req;
@@ -666,7 +696,10 @@ int Trainer::run(const std::atomic<int>& stop) {
     }
     m.clear();
     if ((step_ % cfg_.train.checkpoint_every == 0 || step_ == cfg_.train.steps) && bad_streak_ == 0) save();
-    if (step_ % cfg_.log.sample_every == 0 || step_ == cfg_.train.steps) samples();
+    if (step_ % cfg_.log.sample_every == 0 || step_ == cfg_.train.steps) {
+      agree_on_running_stats();
+      samples();
+    }
     if (cfg_.eval.every > 0 && (step_ % cfg_.eval.every == 0 || step_ == cfg_.train.steps)) evaluate();
   }
   if (world_.rank() == 0 && exit_code == 0) {

@@ -1,4 +1,4 @@
-// The GAN training loop of `gantry train` (../shared/ARCHITECTURE.md, "One
+// The GAN training loop of `gantry train` (docs/ARCHITECTURE.md, "One
 // training step"): per G update, n_dis D updates on fresh real batches, then
 // one G update; every loss term from train/losses and reg/; fused gradient
 // all-reduce per phase (D's parameters are frozen in the G phase, so D's

@@ -41,12 +41,12 @@
 #include "models/networks.h"
 #include "reg/consistency.h"
 #include "reg/direal.h"
-#include "reg/ema.h"
+#include "train/ema.h"
+#include "train/losses.h"
 #include "reg/feature_matching.h"
 #include "reg/gradient_normalization.h"
 #include "reg/gradient_penalties.h"
 #include "reg/historical_averaging.h"
-#include "reg/label_smoothing.h"
 #include "reg/split_loss.h"
 
 using gantry::models::Discriminator;
@@ -612,7 +612,7 @@ TEST(CudaParity, Ema) {
   expect_same_on_both(
       [&](bool dev) {
         const auto& m = dev ? model.dev : model.cpu;
-        reg::Ema ema(m, dev ? shadow.dev : shadow.cpu, 0.9, /*start_step=*/2);
+        gantry::train::Ema ema(m, dev ? shadow.dev : shadow.cpu, 0.9, /*start_step=*/2);
         for (int64_t step = 1; step <= 4; ++step) {
           perturb(*m, 100 + static_cast<uint64_t>(step), 0.01);
           {
@@ -636,7 +636,7 @@ TEST(CudaParity, LabelSmoothing) {
   expect_same_on_both(
       [&](bool dev) {
         const auto r = put(dev, real).requires_grad_(true), f = put(dev, fake).requires_grad_(true);
-        const auto l = reg::bce_d_loss_smoothed(r, f, 0.9);
+        const auto l = gantry::train::d_loss(gantry::train::Loss::kBce, r, f, 0.9);
         l.backward();
         return Named{{"loss", l}, {"dloss/dreal", r.grad()}, {"dloss/dfake", f.grad()}};
       },

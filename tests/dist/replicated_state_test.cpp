@@ -11,7 +11,7 @@
 #include "dist/replicas.h"
 #include "dist/test_util.h"
 #include "models/networks.h"
-#include "reg/ema.h"
+#include "train/ema.h"
 #include "reg/historical_averaging.h"
 
 using namespace gantry;
@@ -46,7 +46,7 @@ TEST(ReplicatedState, IdenticalOnEveryRankAfterSeveralSteps) {
     EXPECT_FALSE(torch::equal(u_before, d->named_buffers()["conv1.sn_u"])) << "broadcast did not replace SN u";
   expect_consistent(dist::check_consistency(*g, comm), "G after broadcast");
 
-  reg::Ema ema(g, g_ema, 0.9, 1);
+  train::Ema ema(g, g_ema, 0.9, 1);
   reg::HistoricalAverage ha(d->parameters(), 1e-3);
   torch::optim::Adam opt_g(g->parameters(), torch::optim::AdamOptions(2e-4).betas({0.0, 0.9}));
   torch::optim::Adam opt_d(d->parameters(), torch::optim::AdamOptions(2e-4).betas({0.0, 0.9}));

@@ -3,7 +3,7 @@
   reference.py CASE IN.pt OUT.pt       (tensor cases, as tests/models/reference.py)
   reference.py modules DIR             (writes TorchScript feature networks)
 
-Formulas from ../shared/TECHNIQUES.md (Metrics), written independently of gantry:
+Formulas from docs/EVALUATION.md (Formulas), written independently of gantry:
 FID's trace term through the symmetric form Tr((S1^1/2 S2 S1^1/2)^1/2) with
 eigh (not gantry's eigendecomposition of S1 S2), IS with explicit loops.
 """

@@ -4,7 +4,7 @@
 
 IN holds the inputs the C++ test drew (a dict of tensors); OUT receives the
 expected outputs and gradients. Every formula here is written from
-../shared/TECHNIQUES.md (or uses torch's own implementation where one exists:
+docs/TECHNIQUES.md (or uses torch's own implementation where one exists:
 spectral_norm, weight_norm, BatchNorm2d), never by calling gantry.
 """
 import sys

@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-namespace gantry::reg {
+namespace gantry::train {
 
 class Ema {
  public:
@@ -28,4 +28,4 @@ class Ema {
   int64_t start_;
 };
 
-}  // namespace gantry::reg
+}  // namespace gantry::train

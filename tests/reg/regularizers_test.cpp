@@ -1,19 +1,17 @@
 // Regularizers against independent computations: the formulas of
-// ../shared/TECHNIQUES.md written directly in Python torch (reference.py, per
+// docs/TECHNIQUES.md written directly in Python torch (reference.py, per
 // sample with one autograd call each), and hand-derived small cases.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "models/weight_layer.h"
-#include "python_reference.h"
+#include "models/python_reference.h"
 #include "reg/consistency.h"
 #include "reg/direal.h"
-#include "reg/ema.h"
 #include "reg/feature_matching.h"
 #include "reg/gradient_normalization.h"
 #include "reg/gradient_penalties.h"
 #include "reg/historical_averaging.h"
-#include "reg/label_smoothing.h"
 #include "reg/split_loss.h"
 
 using namespace gantry::reg;
@@ -204,45 +202,6 @@ TEST(HistoricalAveraging, RunningMeanAndPenaltyByHand) {
   HistoricalAverage restored({theta}, 0.5);
   restored.load_state(s);
   EXPECT_DOUBLE_EQ(restored.penalty().item<double>(), ha.penalty().item<double>());
-}
-
-TEST(Ema, CopiesBeforeStartThenAveragesParametersAndBuffers) {
-  auto model = std::make_shared<torch::nn::Module>();
-  auto shadow = std::make_shared<torch::nn::Module>();
-  auto p = model->register_parameter("w", torch::tensor({1.0}, torch::kDouble));
-  auto b = model->register_buffer("running_mean", torch::tensor({10.0}, torch::kDouble));
-  auto n = model->register_buffer("count", torch::tensor({5}, torch::kLong));
-  shadow->register_parameter("w", torch::tensor({0.0}, torch::kDouble));
-  shadow->register_buffer("running_mean", torch::tensor({0.0}, torch::kDouble));
-  shadow->register_buffer("count", torch::tensor({0}, torch::kLong));
-  Ema ema(model, shadow, 0.9, 2);
-  auto sw = [&] { return shadow->named_parameters()["w"].item<double>(); };
-  EXPECT_DOUBLE_EQ(sw(), 1.0);  // starts as a copy
-  auto set = [&](double w, double m, int64_t c) {
-    torch::NoGradGuard ng;
-    p.fill_(w);
-    b.fill_(m);
-    n.fill_(c);
-  };
-  set(3, 20, 6);
-  ema.update(1);  // before start: copy
-  EXPECT_DOUBLE_EQ(sw(), 3.0);
-  set(5, 30, 7);
-  ema.update(2);  // 0.9·3 + 0.1·5 = 3.2; buffer 0.9·20 + 0.1·30 = 21; integer copied
-  EXPECT_NEAR(sw(), 3.2, 1e-12);
-  EXPECT_NEAR(shadow->named_buffers()["running_mean"].item<double>(), 21.0, 1e-12);
-  EXPECT_EQ(shadow->named_buffers()["count"].item<int64_t>(), 7);
-  EXPECT_FALSE(shadow->named_parameters()["w"].requires_grad());
-}
-
-TEST(LabelSmoothing, RealTargetIsAlphaFakeTargetZero) {
-  const auto r = torch::tensor({0.3, -1.2}, torch::kDouble), f = torch::tensor({0.5, 2.0}, torch::kDouble);
-  auto bce = [](double logit, double target) {
-    const double p = 1 / (1 + std::exp(-logit));
-    return -(target * std::log(p) + (1 - target) * std::log(1 - p));
-  };
-  const double want = (bce(0.3, 0.9) + bce(-1.2, 0.9)) / 2 + (bce(0.5, 0) + bce(2.0, 0)) / 2;
-  EXPECT_NEAR(bce_d_loss_smoothed(r, f).item<double>(), want, 1e-12);
 }
 
 TEST(SplitLoss, MatchesTheSeedFormulaWithTheSignDecision) {

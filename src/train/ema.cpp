@@ -1,8 +1,8 @@
-#include "reg/ema.h"
+#include "train/ema.h"
 
 #include <stdexcept>
 
-namespace gantry::reg {
+namespace gantry::train {
 
 Ema::Ema(std::shared_ptr<torch::nn::Module> model, std::shared_ptr<torch::nn::Module> shadow, double beta,
          int64_t start_step)
@@ -47,4 +47,4 @@ void Ema::update(int64_t step) {
   for (size_t i = 0; i < other_dst_.size(); ++i) other_dst_[i].copy_(other_src_[i]);
 }
 
-}  // namespace gantry::reg
+}  // namespace gantry::train

@@ -1,0 +1,161 @@
+// train/ pieces by hand-derived cases: the EMA of G, the adversarial losses
+// (one-sided label smoothing), the checkpoint layout, named enums and the
+// scoped module guards.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "common/named_enum.h"
+#include "reg/historical_averaging.h"
+#include "train/checkpoint_layout.h"
+#include "train/ema.h"
+#include "train/losses.h"
+#include "train/module_guards.h"
+
+using namespace gantry::train;
+
+TEST(Ema, CopiesBeforeStartThenAveragesParametersAndBuffers) {
+  auto model = std::make_shared<torch::nn::Module>();
+  auto shadow = std::make_shared<torch::nn::Module>();
+  auto p = model->register_parameter("w", torch::tensor({1.0}, torch::kDouble));
+  auto b = model->register_buffer("running_mean", torch::tensor({10.0}, torch::kDouble));
+  auto n = model->register_buffer("count", torch::tensor({5}, torch::kLong));
+  shadow->register_parameter("w", torch::tensor({0.0}, torch::kDouble));
+  shadow->register_buffer("running_mean", torch::tensor({0.0}, torch::kDouble));
+  shadow->register_buffer("count", torch::tensor({0}, torch::kLong));
+  Ema ema(model, shadow, 0.9, 2);
+  auto sw = [&] { return shadow->named_parameters()["w"].item<double>(); };
+  EXPECT_DOUBLE_EQ(sw(), 1.0);  // starts as a copy
+  auto set = [&](double w, double m, int64_t c) {
+    torch::NoGradGuard ng;
+    p.fill_(w);
+    b.fill_(m);
+    n.fill_(c);
+  };
+  set(3, 20, 6);
+  ema.update(1);  // before start: copy
+  EXPECT_DOUBLE_EQ(sw(), 3.0);
+  set(5, 30, 7);
+  ema.update(2);  // 0.9·3 + 0.1·5 = 3.2; buffer 0.9·20 + 0.1·30 = 21; integer copied
+  EXPECT_NEAR(sw(), 3.2, 1e-12);
+  EXPECT_NEAR(shadow->named_buffers()["running_mean"].item<double>(), 21.0, 1e-12);
+  EXPECT_EQ(shadow->named_buffers()["count"].item<int64_t>(), 7);
+  EXPECT_FALSE(shadow->named_parameters()["w"].requires_grad());
+}
+
+TEST(LabelSmoothing, RealTargetIsAlphaFakeTargetZero) {
+  const auto r = torch::tensor({0.3, -1.2}, torch::kDouble), f = torch::tensor({0.5, 2.0}, torch::kDouble);
+  auto bce = [](double logit, double target) {
+    const double p = 1 / (1 + std::exp(-logit));
+    return -(target * std::log(p) + (1 - target) * std::log(1 - p));
+  };
+  const double want = (bce(0.3, 0.9) + bce(-1.2, 0.9)) / 2 + (bce(0.5, 0) + bce(2.0, 0)) / 2;
+  EXPECT_NEAR(d_loss(Loss::kBce, r, f, 0.9).item<double>(), want, 1e-12);
+}
+
+TEST(Losses, HingeAndWassersteinByHand) {
+  const auto r = torch::tensor({0.5, 2.0}, torch::kDouble), f = torch::tensor({-0.5, 0.25}, torch::kDouble);
+  // hinge: mean relu(1 − r) + mean relu(1 + f) = (0.5 + 0)/2 + (0.5 + 1.25)/2
+  EXPECT_NEAR(d_loss(Loss::kHinge, r, f).item<double>(), 0.25 + 0.875, 1e-12);
+  EXPECT_NEAR(g_loss(Loss::kHinge, f).item<double>(), -(-0.5 + 0.25) / 2, 1e-12);
+  EXPECT_NEAR(d_loss(Loss::kWasserstein, r, f).item<double>(), (-0.25 / 2) - 1.25, 1e-12);
+}
+
+TEST(NamedEnum, CanonicalNamesAliasesAndTheErrorLine) {
+  EXPECT_EQ(gantry::parse_enum<Loss>("hinge"), Loss::kHinge);
+  EXPECT_EQ(gantry::enum_name(LrSchedule::kLinear), "linear");
+  EXPECT_EQ(gantry::enum_choices<Loss>(), "bce, hinge or wasserstein");
+  EXPECT_EQ(gantry::parse_enum<Net>("G_ema"), Net::kGEma);
+  try {
+    gantry::parse_enum<LrSchedule>("cosine");
+    ADD_FAILURE() << "cosine accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "must be constant or linear, not 'cosine'");
+  }
+}
+
+namespace {
+// A module with one parameter and one buffer, named as a checkpoint part would hold them.
+std::shared_ptr<torch::nn::Module> tiny(double w, double b) {
+  auto m = std::make_shared<torch::nn::Module>();
+  m->register_parameter("w", torch::tensor({w}, torch::kDouble));
+  m->register_buffer("b", torch::tensor({b}, torch::kDouble));
+  return m;
+}
+}  // namespace
+
+TEST(CheckpointLayout, EveryPartAndCounterComesBackAndNullPartsAreSkipped) {
+  auto g = tiny(1, 2), d = tiny(3, 4), g_ema = tiny(5, 6);
+  auto theta = torch::tensor({7.0}, torch::kDouble);
+  gantry::reg::HistoricalAverage ha({theta}, 0.1);
+  ha.update();
+  CheckpointParts parts;
+  parts.g = g.get();
+  parts.d = d.get();
+  parts.g_ema = g_ema.get();
+  parts.ha_g = &ha;
+  CheckpointCounters counters;
+  counters.step = 11;
+  counters.images_seen = 12;
+  counters.d_steps = 13;
+  counters.sampler_epoch = 14;
+  counters.sampler_offset = 15;
+  counters.world_size = 16;
+  counters.param_hash = -17;
+  torch::serialize::OutputArchive out;
+  write_checkpoint_parts(out, parts, counters, "[train]\nsteps = 11\n");
+  std::ostringstream bytes;
+  out.save_to(bytes);
+
+  torch::serialize::InputArchive in;
+  std::istringstream src(bytes.str());
+  in.load_from(src);
+  auto g2 = tiny(0, 0), d2 = tiny(0, 0), e2 = tiny(0, 0);
+  auto theta2 = torch::tensor({0.0}, torch::kDouble);
+  gantry::reg::HistoricalAverage ha2({theta2}, 0.1);
+  CheckpointParts back;
+  back.g = g2.get();
+  back.d = d2.get();
+  back.g_ema = e2.get();
+  back.ha_g = &ha2;
+  const auto c = read_checkpoint_parts(in, back);
+  EXPECT_EQ(read_checkpoint_config(in), "[train]\nsteps = 11\n");
+  EXPECT_EQ((std::vector<int64_t>{c.step, c.images_seen, c.d_steps, c.sampler_epoch, c.sampler_offset, c.world_size,
+                                  c.param_hash}),
+            (std::vector<int64_t>{11, 12, 13, 14, 15, 16, -17}));
+  for (auto [a, b] : {std::pair{g, g2}, std::pair{d, d2}, std::pair{g_ema, e2}}) {
+    EXPECT_TRUE(torch::equal(a->named_parameters()["w"], b->named_parameters()["w"]));
+    EXPECT_TRUE(torch::equal(a->named_buffers()["b"], b->named_buffers()["b"]));
+  }
+  EXPECT_EQ(ha2.count(), 1);
+  EXPECT_TRUE(torch::equal(ha2.state()[0], ha.state()[0]));
+  // Parts that were null on save are absent: asking for them fails (no silent zero state).
+  auto opt_param = torch::zeros({1}, torch::kDouble).requires_grad_(true);
+  torch::optim::Adam adam({opt_param});
+  CheckpointParts wants_opt;
+  wants_opt.opt_g = &adam;
+  EXPECT_THROW(read_checkpoint_parts(in, wants_opt), c10::Error);
+  EXPECT_FALSE(describes_state("world_size"));
+  EXPECT_FALSE(describes_state("param_hash"));
+  EXPECT_TRUE(describes_state("step"));
+  EXPECT_TRUE(describes_state("G/w"));
+}
+
+TEST(ModuleGuards, StatesComeBackOnEveryPathOut) {
+  auto m = tiny(1, 2);
+  m->train();
+  try {
+    const FrozenParameters frozen(m->parameters());
+    const EvalMode eval(*m);
+    EXPECT_FALSE(m->named_parameters()["w"].requires_grad());
+    EXPECT_FALSE(m->is_training());
+    throw std::runtime_error("a phase failed");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_TRUE(m->named_parameters()["w"].requires_grad());
+  EXPECT_TRUE(m->is_training());
+  m->eval();
+  { const EvalMode eval(*m); }
+  EXPECT_FALSE(m->is_training()) << "a module in eval mode stays there";
+}
