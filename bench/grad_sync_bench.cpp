@@ -30,9 +30,30 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 // DCGAN 64x64 (Radford et al.): G 100->512->256->128->64->3 transposed convs with BN, D mirrored.
 Shapes dcgan_shapes() {
-  Shapes s = {{100, 512, 4, 4}, {512}, {512}, {512, 256, 4, 4}, {256}, {256}, {256, 128, 4, 4}, {128}, {128},
-              {128, 64, 4, 4},  {64},  {64},  {64, 3, 4, 4},    {64, 3, 4, 4}, {128, 64, 4, 4}, {128}, {128},
-              {256, 128, 4, 4}, {256}, {256}, {512, 256, 4, 4}, {512}, {512}, {1, 512, 4, 4}};
+  Shapes s = {{100, 512, 4, 4},
+              {512},
+              {512},
+              {512, 256, 4, 4},
+              {256},
+              {256},
+              {256, 128, 4, 4},
+              {128},
+              {128},
+              {128, 64, 4, 4},
+              {64},
+              {64},
+              {64, 3, 4, 4},
+              {64, 3, 4, 4},
+              {128, 64, 4, 4},
+              {128},
+              {128},
+              {256, 128, 4, 4},
+              {256},
+              {256},
+              {512, 256, 4, 4},
+              {512},
+              {512},
+              {1, 512, 4, 4}};
   return s;
 }
 
@@ -58,7 +79,8 @@ std::string fused_vs_raw(const char* name, const Shapes& shapes, int reps) {
   std::vector<std::pair<std::string, torch::Tensor>> params;
   std::int64_t numel = 0;
   for (std::size_t i = 0; i < shapes.size(); ++i) {
-    params.emplace_back("p" + std::to_string(i), torch::randn(shapes[i]).requires_grad_(true));
+    // .append, not "p" + std::to_string(i): GCC 12 warns falsely on the latter here (-Wstringop-overflow, GCC bug 105651).
+    params.emplace_back(std::string("p").append(std::to_string(i)), torch::randn(shapes[i]).requires_grad_(true));
     numel += params.back().second.numel();
   }
   gantry::dist::GradSyncOptions o;
@@ -115,7 +137,7 @@ struct ConvNetImpl : torch::nn::Module {
     const std::int64_t widths[] = {3, 64, 128, 128, 128};  // 32 -> 16 -> 8 -> 4 -> 2
     for (int i = 0; i < 4; ++i) {
       convs.push_back(register_module(
-          "c" + std::to_string(i),
+          std::string("c").append(std::to_string(i)),
           torch::nn::Conv2d(torch::nn::Conv2dOptions(widths[i], widths[i + 1], 3).stride(2).padding(1))));
     }
     fc = register_module("fc", torch::nn::Linear(128 * 2 * 2, 1));
@@ -202,16 +224,20 @@ int main(int argc, char** argv) {
   int reps = 20;
   bool sweep = false, step = true;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
-    else if (std::strcmp(argv[i], "--sweep") == 0) sweep = true;
-    else if (std::strcmp(argv[i], "--no-step") == 0) step = false;
+    if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+      reps = std::max(1, std::atoi(argv[++i]));
+    else if (std::strcmp(argv[i], "--sweep") == 0)
+      sweep = true;
+    else if (std::strcmp(argv[i], "--no-step") == 0)
+      step = false;
   }
   auto& world = gantry::dist::World::init(&argc, &argv);
   std::vector<std::string> sync_rows = {fused_vs_raw("dcgan_64", dcgan_shapes(), reps),
                                         fused_vs_raw("sngan_resnet128_D", resnet128_d_shapes(), reps)};
   std::vector<std::string> step_rows;
   if (step)
-    for (const char* mode : {"overlap_on", "overlap_off", "naive_per_parameter"}) step_rows.push_back(step_time(mode, reps));
+    for (const char* mode : {"overlap_on", "overlap_off", "naive_per_parameter"})
+      step_rows.push_back(step_time(mode, reps));
   const std::string sweep_rows = sweep ? raw_sweep(reps) : "";
   if (world.is_root()) {
     std::printf("{\"benchmark\": \"grad_sync\", \"world_size\": %d, \"threads_per_rank\": %d, \"reps\": %d,\n",

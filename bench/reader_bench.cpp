@@ -87,13 +87,20 @@ int main(int argc, char** argv) {
   std::string dir = (std::filesystem::temp_directory_path() / "gantry-bench-reader").string();
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--res") resolutions = parse_list(v);
-    else if (a == "--count") count = std::stoll(v);
-    else if (a == "--steps") steps = std::stoll(v);
-    else if (a == "--batch") batch = std::stoll(v);
-    else if (a == "--dir") dir = v;
-    else if (a == "--decode-threads") decode_threads = std::stoi(v);
-    else if (a == "--layouts") layouts = parse_layouts(v);
+    if (a == "--res")
+      resolutions = parse_list(v);
+    else if (a == "--count")
+      count = std::stoll(v);
+    else if (a == "--steps")
+      steps = std::stoll(v);
+    else if (a == "--batch")
+      batch = std::stoll(v);
+    else if (a == "--dir")
+      dir = v;
+    else if (a == "--decode-threads")
+      decode_threads = std::stoi(v);
+    else if (a == "--layouts")
+      layouts = parse_layouts(v);
     else {
       if (world.rank() == 0) std::fprintf(stderr, "bench_reader: unknown option %s\n", a.c_str());
       world.finalize();
@@ -167,15 +174,16 @@ int main(int argc, char** argv) {
       }
       if (world.rank() == 0) {
         const double img_mb = bytes / 1e6;
-        std::printf("%s  {\"resolution\": %d, \"ranks\": %d, \"images\": %lld, \"images_per_chunk\": %lld, \"gzip\": %d, "
-                    "\"file_mb\": %.1f, \"raw_read_mb_s\": %.0f, \"raw_read_img_s\": %.0f, "
-                    "\"h5_sequential_img_s\": %.0f, \"h5_random_img_s\": %.0f, \"h5_random_mb_s\": %.0f, "
-                    "\"loader_img_s\": %.0f, \"loader_img_s_per_rank\": %.0f, \"loader_rss_growth_mb\": %.0f, "
-                    "\"batch_per_rank\": %lld, \"decode_threads\": %d}",
-                    first ? "" : ",\n", res, world.size(), (long long)n, (long long)layout.per_chunk, layout.gzip,
-                    file_mb, file_mb / raw_s, n / raw_s, n / seq_s, random_reads / rnd_s,
-                    random_reads * img_mb / rnd_s, steps * batch * world.size() / loader_s, steps * batch / loader_s,
-                    rss_growth, (long long)batch, decode_threads);
+        std::printf(
+            "%s  {\"resolution\": %d, \"ranks\": %d, \"images\": %lld, \"images_per_chunk\": %lld, \"gzip\": %d, "
+            "\"file_mb\": %.1f, \"raw_read_mb_s\": %.0f, \"raw_read_img_s\": %.0f, "
+            "\"h5_sequential_img_s\": %.0f, \"h5_random_img_s\": %.0f, \"h5_random_mb_s\": %.0f, "
+            "\"loader_img_s\": %.0f, \"loader_img_s_per_rank\": %.0f, \"loader_rss_growth_mb\": %.0f, "
+            "\"batch_per_rank\": %lld, \"decode_threads\": %d}",
+            first ? "" : ",\n", res, world.size(), (long long)n, (long long)layout.per_chunk, layout.gzip, file_mb,
+            file_mb / raw_s, n / raw_s, n / seq_s, random_reads / rnd_s, random_reads * img_mb / rnd_s,
+            steps * batch * world.size() / loader_s, steps * batch / loader_s, rss_growth, (long long)batch,
+            decode_threads);
         std::fflush(stdout);
         first = false;
       }

@@ -33,11 +33,13 @@ std::string with_footer(std::string payload) {  // the footer of train/checkpoin
 // A checkpoint of a small MLP whose saved config is `config_text`.
 std::string mlp_checkpoint_with_config(const std::string& config_text) {
   static const auto model = gantry::train::config_from_saved_toml(
-      "[model]\narch = \"mlp\"\nz_dim = 2\nmlp_hidden = 8\nmlp_depth = 2\ndata_dim = 2\n").model;
+                                "[model]\narch = \"mlp\"\nz_dim = 2\nmlp_hidden = 8\nmlp_depth = 2\ndata_dim = 2\n")
+                                .model;
   static const auto g = gantry::models::build_generator(model);
   static const auto d = gantry::models::build_discriminator(model);
   torch::serialize::OutputArchive archive;
-  for (auto [key, module] : {std::pair<const char*, torch::nn::Module*>{"G", g.get()}, {"G_ema", g.get()}, {"D", d.get()}}) {
+  for (auto [key, module] :
+       {std::pair<const char*, torch::nn::Module*>{"G", g.get()}, {"G_ema", g.get()}, {"D", d.get()}}) {
     torch::serialize::OutputArchive sub;
     module->save(sub);
     archive.write(key, sub);

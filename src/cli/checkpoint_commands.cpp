@@ -31,7 +31,9 @@ CLI::App* add_sample_command(CLI::App& app, Action& action) {
   sub->add_option("--run-dir", o->run_dir, "run dir (its newest valid checkpoint)");
   sub->add_option("--checkpoint", o->checkpoint, "a checkpoint file (instead of --run-dir)");
   sub->add_option("--count", o->count, "number of images")->check(CLI::Range(1, 100000));
-  sub->add_option("--out", o->out, "FILE.png for a grid, or DIR/ for one PNG per image (2-D models: .csv, .npy or a .png scatter plot)")->required();
+  sub->add_option("--out", o->out,
+                  "FILE.png for a grid, or DIR/ for one PNG per image (2-D models: .csv, .npy or a .png scatter plot)")
+      ->required();
   sub->add_flag("--ema", o->ema, "use the EMA of G");
   sub->add_option("--seed", o->seed, "noise seed");
   sub->callback([&action, o] {
@@ -72,7 +74,8 @@ CLI::App* add_sample_command(CLI::App& app, Action& action) {
 }
 
 CLI::App* add_export_command(CLI::App& app, Action& action) {
-  auto* sub = app.add_subcommand("export", "Write one network of a checkpoint as safetensors (tensors under their module names)");
+  auto* sub = app.add_subcommand("export",
+                                 "Write one network of a checkpoint as safetensors (tensors under their module names)");
   struct Opts {
     std::string checkpoint, net = "G_ema", out;
   };
@@ -93,8 +96,8 @@ CLI::App* add_export_command(CLI::App& app, Action& action) {
       std::vector<std::pair<std::string, torch::Tensor>> tensors;
       for (const auto& p : m.named_parameters()) tensors.emplace_back(p.key(), p.value());
       for (const auto& b : m.named_buffers()) tensors.emplace_back(b.key(), b.value());
-      train::write_safetensors(tensors, {{"net", o->net}, {"step", std::to_string(nets.step)}, {"config", nets.config_text}},
-                               o->out);
+      train::write_safetensors(
+          tensors, {{"net", o->net}, {"step", std::to_string(nets.step)}, {"config", nets.config_text}}, o->out);
       std::printf("{\"out\":\"%s\",\"net\":\"%s\",\"tensors\":%zu,\"step\":%lld}\n", o->out.c_str(), o->net.c_str(),
                   tensors.size(), static_cast<long long>(nets.step));
       return 0;

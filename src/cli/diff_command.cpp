@@ -69,8 +69,8 @@ CLI::App* add_diff_command(CLI::App& app, Action& action) {
                                           {"within_tol", ok},
                                           {"tensors", per},
                                           {"relative", relative}})
-                               .dump()
-                               .c_str());
+                              .dump()
+                              .c_str());
       return ok ? 0 : 1;
     };
   });

@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 namespace {
 
 void add_train_classifier(CLI::App& eval, Action& action) {
-  auto* sub = eval.add_subcommand("train-classifier", "Train the offline feature network (a small CNN) on a labelled packed dataset");
+  auto* sub = eval.add_subcommand("train-classifier",
+                                  "Train the offline feature network (a small CNN) on a labelled packed dataset");
   struct Opts {
     std::string data, test, out;
     eval::ClassifierOptions c;
@@ -32,7 +33,8 @@ void add_train_classifier(CLI::App& eval, Action& action) {
   sub->add_option("--data", o->data, "packed training data with labels (gantry pack)")->required();
   sub->add_option("--test", o->test, "packed held-out data: its accuracy is reported and stored in the module");
   sub->add_option("--out", o->out, "output TorchScript module (.pt)")->required();
-  sub->add_option("--name", o->c.feature_space, "feature-space label of its metrics (e.g. FMNIST -> FID-FMNIST)")->required();
+  sub->add_option("--name", o->c.feature_space, "feature-space label of its metrics (e.g. FMNIST -> FID-FMNIST)")
+      ->required();
   sub->add_option("--epochs", o->c.epochs, "training epochs")->check(CLI::Range(1, 1000));
   sub->add_option("--batch", o->c.batch, "batch size")->check(CLI::Range(1, 65536));
   sub->add_option("--lr", o->c.lr, "Adam learning rate")->check(CLI::PositiveNumber);
@@ -45,15 +47,20 @@ void add_train_classifier(CLI::App& eval, Action& action) {
           throw std::invalid_argument("eval train-classifier: " + path + " has no labels");
       return run_on_world([&](dist::World& world) {
         if (const int rc = validate_on_all_ranks(world, [&] {
-              if (world.size() != 1) throw std::invalid_argument("eval train-classifier runs as one process, not under mpirun -np > 1");
+              if (world.size() != 1)
+                throw std::invalid_argument("eval train-classifier runs as one process, not under mpirun -np > 1");
             }))
           return rc;
         const auto report = eval::train_classifier(o->data, o->test, o->out, o->c, [](int64_t epoch, double acc) {
           std::fprintf(stderr, "epoch %lld: train accuracy %.4f\n", static_cast<long long>(epoch), acc);
         });
-        nlohmann::json j = {{"out", o->out}, {"feature_space", o->c.feature_space}, {"train_images", report.train_images},
-                            {"classes", report.classes}, {"train_accuracy", report.train_accuracy},
-                            {"epochs", o->c.epochs}, {"seconds", report.seconds}};
+        nlohmann::json j = {{"out", o->out},
+                            {"feature_space", o->c.feature_space},
+                            {"train_images", report.train_images},
+                            {"classes", report.classes},
+                            {"train_accuracy", report.train_accuracy},
+                            {"epochs", o->c.epochs},
+                            {"seconds", report.seconds}};
         if (report.test_accuracy >= 0) {
           j["test"] = o->test;
           j["test_images"] = report.test_images;
@@ -77,14 +84,18 @@ CLI::App* add_eval_command(CLI::App& app, Action& action) {
   };
   auto o = std::make_shared<Opts>();
   o->req.ema = false;  // G unless --ema
-  sub->add_option("--run-dir", o->run_dir, "run dir (its newest valid checkpoint; the result is appended to its metrics.jsonl)");
+  sub->add_option("--run-dir", o->run_dir,
+                  "run dir (its newest valid checkpoint; the result is appended to its metrics.jsonl)");
   sub->add_option("--checkpoint", o->checkpoint, "a checkpoint file (default: the run dir's newest)");
   sub->add_option("--metrics", o->metrics, "comma list of is, fid, modes, diversity");
-  sub->add_option("--count", o->req.count, "generated samples (default 10000; 2500 for 2-D models)")->check(CLI::Range(2, 10000000));
+  sub->add_option("--count", o->req.count, "generated samples (default 10000; 2500 for 2-D models)")
+      ->check(CLI::Range(2, 10000000));
   sub->add_flag("--ema", o->req.ema, "evaluate G_ema instead of G");
-  sub->add_option("--feature-net", o->feature_net, "TorchScript feature network (Inception or gantry eval train-classifier's)");
+  sub->add_option("--feature-net", o->feature_net,
+                  "TorchScript feature network (Inception or gantry eval train-classifier's)");
   sub->add_option("--reference", o->reference, "FID: packed real data (default: the run's data.path)");
-  sub->add_option("--reference-count", o->req.reference_count, "FID: real images used (default all)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--reference-count", o->req.reference_count, "FID: real images used (default all)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--stats-cache", o->stats_cache, "FID: directory of cached reference statistics");
   sub->add_option("--seed", o->req.seed, "noise seed");
   sub->add_option("--splits", o->req.splits, "IS splits")->check(CLI::Range(1, 1000));

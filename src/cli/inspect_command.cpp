@@ -46,7 +46,8 @@ CLI::App* add_inspect_command(CLI::App& app, Action& action) {
         nlohmann::json tensors;
         for (const auto& [k, t] : flat.tensors) {
           const auto c = t.contiguous();
-          tensors[k] = {{"shape", c.sizes().vec()}, {"dtype", std::string(c.dtype().name())},
+          tensors[k] = {{"shape", c.sizes().vec()},
+                        {"dtype", std::string(c.dtype().name())},
                         {"checksum", hex(XXH3_64bits(c.data_ptr(), c.numel() * c.element_size()))}};
         }
         nlohmann::json j = {{"checkpoint", o->checkpoint},

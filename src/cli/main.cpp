@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   gantry::cli::add_export_command(app, action);
   gantry::cli::add_eval_command(app, action);
   const auto subs = app.get_subcommands([](CLI::App*) { return true; });
-  const bool known = argc > 1 && std::any_of(subs.begin(), subs.end(), [&](CLI::App* s) { return s->get_name() == argv[1]; });
+  const bool known =
+      argc > 1 && std::any_of(subs.begin(), subs.end(), [&](CLI::App* s) { return s->get_name() == argv[1]; });
   if (argc > 1 && argv[1][0] != '-' && !known) {
     std::fprintf(stderr, "gantry: unknown subcommand '%s' (see gantry --help)\n", argv[1]);
     return 2;

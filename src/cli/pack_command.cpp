@@ -23,7 +23,8 @@ CLI::App* add_pack_command(CLI::App& app, Action& action) {
   });
 
   auto img = std::make_shared<data::PackImagesOptions>();
-  auto* sub_img = pack->add_subcommand("images", "A folder tree of PNG/JPEG images, center-cropped and resized to R x R");
+  auto* sub_img =
+      pack->add_subcommand("images", "A folder tree of PNG/JPEG images, center-cropped and resized to R x R");
   sub_img->add_option("--dir", img->dir, "image folder (searched recursively, sorted by path)")->required();
   sub_img->add_option("--size", img->size, "output resolution R")->required()->check(CLI::Range(1, 8192));
   sub_img->add_option("--channels", img->channels, "3 (RGB) or 1 (grayscale)")->check(CLI::IsMember({1, 3}));

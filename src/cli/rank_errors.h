@@ -2,7 +2,6 @@
 // the ranks agree on the lowest failing rank's message, rank 0 prints it as
 // one line, and every rank exits 2 together instead of aborting the job.
 #pragma once
-#include <exception>
 #include <functional>
 #include <string>
 

@@ -12,7 +12,8 @@ CLI::App* add_smoke_command(CLI::App& app, Action& action) {
   auto* sub = app.add_subcommand("smoke", "Distributed smoke demo: train a small CNN data-parallel on synthetic data");
   auto o = std::make_shared<train::SmokeOptions>();
   sub->add_option("--steps", o->steps, "training steps")->check(CLI::PositiveNumber);
-  sub->add_option("--batch", o->global_batch, "global batch (a multiple of the world size)")->check(CLI::PositiveNumber);
+  sub->add_option("--batch", o->global_batch, "global batch (a multiple of the world size)")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--seed", o->seed, "random seed");
   sub->add_option("--overlap", o->overlap, "overlap gradient all-reduce with backward (true/false)");
   sub->add_option("--bucket-kib", o->bucket_cap_kib, "gradient bucket cap in KiB")->check(CLI::PositiveNumber);

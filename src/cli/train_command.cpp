@@ -21,7 +21,8 @@
 namespace gantry::cli {
 
 CLI::App* add_train_command(CLI::App& app, Action& action) {
-  auto* sub = app.add_subcommand("train", "Train a GAN data-parallel (resumes from the run dir's newest valid checkpoint)");
+  auto* sub =
+      app.add_subcommand("train", "Train a GAN data-parallel (resumes from the run dir's newest valid checkpoint)");
   struct Opts {
     std::string config, run_dir;
     std::vector<std::string> overrides;
@@ -63,8 +64,9 @@ CLI::App* add_train_command(CLI::App& app, Action& action) {
         // Models, optimizers, the resumed state and the data source, made on every rank before
         // any collective: a model too large for memory or an unreadable data file is one line.
         std::unique_ptr<train::TrainingRun> training;
-        if (const int rc = make_on_all_ranks(world, "making the models, optimizers and data source",
-                                             [&] { training = train::prepare_training(world, std::move(config), opts); }))
+        if (const int rc = make_on_all_ranks(world, "making the models, optimizers and data source", [&] {
+              training = train::prepare_training(world, std::move(config), opts);
+            }))
           return rc;
         const int rc = training->run(*stop);
         training.reset();  // the loader's threads end before MPI does

@@ -49,7 +49,8 @@ inline void write_atomically(const std::filesystem::path& target,
 }
 
 // Byte chunks written in order.
-inline void write_bytes_atomically(const std::filesystem::path& target, std::initializer_list<std::string_view> chunks) {
+inline void write_bytes_atomically(const std::filesystem::path& target,
+                                   std::initializer_list<std::string_view> chunks) {
   write_atomically(target, [&](const std::filesystem::path& temp) {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     for (auto c : chunks) out.write(c.data(), static_cast<std::streamsize>(c.size()));

@@ -21,8 +21,6 @@ inline std::string one_line(const std::exception& e) {
 
 // gantry's exit code for a failure: std::invalid_argument is bad input (2),
 // anything else failed while running (1).
-inline int exit_code_for(const std::exception& e) {
-  return dynamic_cast<const std::invalid_argument*>(&e) ? 2 : 1;
-}
+inline int exit_code_for(const std::exception& e) { return dynamic_cast<const std::invalid_argument*>(&e) ? 2 : 1; }
 
 }  // namespace gantry

@@ -58,8 +58,8 @@ DatasetWriter::DatasetWriter(fs::path out, WriterOptions options) : out_(std::mo
     H5Pset_deflate(dcpl.get(), static_cast<unsigned>(opt_.gzip_level));
   }
   H5Pset_fletcher32(dcpl.get());  // after deflate: the checksum covers the bytes as stored
-  images_ = h5::dataset(H5Dcreate2(file_.get(), kImagesDataset, H5T_STD_U8LE, space.get(), H5P_DEFAULT, dcpl.get(),
-                                   H5P_DEFAULT));
+  images_ = h5::dataset(
+      H5Dcreate2(file_.get(), kImagesDataset, H5T_STD_U8LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
   if (!images_.valid()) throw std::runtime_error(temp_.string() + ": cannot create dataset: " + h5::last_error());
 
   if (opt_.with_labels) {
@@ -68,8 +68,8 @@ DatasetWriter::DatasetWriter(fs::path out, WriterOptions options) : out_(std::mo
     h5::Id lcpl = h5::plist(H5Pcreate(H5P_DATASET_CREATE));
     H5Pset_chunk(lcpl.get(), 1, lchunk);
     H5Pset_fletcher32(lcpl.get());
-    labels_ = h5::dataset(H5Dcreate2(file_.get(), kLabelsDataset, H5T_STD_I64LE, lspace.get(), H5P_DEFAULT,
-                                     lcpl.get(), H5P_DEFAULT));
+    labels_ = h5::dataset(
+        H5Dcreate2(file_.get(), kLabelsDataset, H5T_STD_I64LE, lspace.get(), H5P_DEFAULT, lcpl.get(), H5P_DEFAULT));
     if (!labels_.valid()) throw std::runtime_error(temp_.string() + ": cannot create labels: " + h5::last_error());
   }
 }
@@ -88,7 +88,8 @@ DatasetWriter::~DatasetWriter() {
 
 void DatasetWriter::extend_and_write(hid_t dset, int rank, const hsize_t* block, const void* data, hid_t mem_type) {
   hsize_t new_dims[4] = {hsize_t(count_) + block[0], block[1], block[2], block[3]};
-  if (H5Dset_extent(dset, new_dims) < 0) throw std::runtime_error(temp_.string() + ": cannot extend: " + h5::last_error());
+  if (H5Dset_extent(dset, new_dims) < 0)
+    throw std::runtime_error(temp_.string() + ": cannot extend: " + h5::last_error());
   h5::Id fspace = h5::space(H5Dget_space(dset));
   hsize_t start[4] = {hsize_t(count_), 0, 0, 0};
   H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, block, nullptr);

@@ -101,8 +101,10 @@ H5ImageFile::H5ImageFile(const std::string& path, const OpenOptions& options) {
     unsigned flags = 0, cd[8];
     size_t ncd = 8;
     const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), f, &flags, &ncd, cd, 0, nullptr, nullptr);
-    if (id == H5Z_FILTER_DEFLATE) info_.gzip_level = ncd > 0 ? static_cast<int>(cd[0]) : 6;
-    else if (id == H5Z_FILTER_FLETCHER32) info_.checksummed = true;
+    if (id == H5Z_FILTER_DEFLATE)
+      info_.gzip_level = ncd > 0 ? static_cast<int>(cd[0]) : 6;
+    else if (id == H5Z_FILTER_FLETCHER32)
+      info_.checksummed = true;
     else if (H5Zfilter_avail(id) <= 0)
       fail("dataset '" + name + "' uses HDF5 filter " + std::to_string(id) +
            ", which this libhdf5 lacks (LZF and other h5py-only filters are not supported; repack with gzip)");
@@ -119,8 +121,8 @@ H5ImageFile::H5ImageFile(const std::string& path, const OpenOptions& options) {
     hsize_t ln = 0;
     if (lrank == 1) H5Sget_simple_extent_dims(ls.get(), &ln, nullptr);
     if (H5Tget_class(lt.get()) != H5T_INTEGER || lrank != 1 || ln != dims[0])
-      fail("dataset 'labels' must be integers of shape " + std::to_string(dims[0]) + ", found " +
-           type_name(lt.get()) + " of rank " + std::to_string(lrank));
+      fail("dataset 'labels' must be integers of shape " + std::to_string(dims[0]) + ", found " + type_name(lt.get()) +
+           " of rank " + std::to_string(lrank));
     labels_.resize(ln);
     if (H5Dread(l.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels_.data()) < 0)
       fail("cannot read labels: " + h5::last_error());
@@ -138,9 +140,12 @@ void H5ImageFile::check_root_attributes(const std::vector<hsize_t>& dims) {
   auto int_attr = [&](const char* name) -> std::optional<int64_t> {
     int64_t v = 0;
     switch (h5::read_attr(root, name, v)) {
-      case h5::AttrRead::missing: return std::nullopt;
-      case h5::AttrRead::wrong_type: fail(std::string("root attribute '") + name + "' is not one integer");
-      case h5::AttrRead::read: break;
+      case h5::AttrRead::missing:
+        return std::nullopt;
+      case h5::AttrRead::wrong_type:
+        fail(std::string("root attribute '") + name + "' is not one integer");
+      case h5::AttrRead::read:
+        break;
     }
     return v;
   };
@@ -155,9 +160,15 @@ void H5ImageFile::check_root_attributes(const std::vector<hsize_t>& dims) {
            std::to_string(kFormatVersion) + ")");
     info_.format_version = *v;
   }
-  const struct { const char* name; hsize_t actual; const char* what; } described[] = {
-      {"count", dims[0], "images"},   {"channels", dims[1], "channels"},     {"height", dims[2], "rows"},
-      {"resolution", dims[2], "rows"}, {"width", dims[3], "columns"}};
+  const struct {
+    const char* name;
+    hsize_t actual;
+    const char* what;
+  } described[] = {{"count", dims[0], "images"},
+                   {"channels", dims[1], "channels"},
+                   {"height", dims[2], "rows"},
+                   {"resolution", dims[2], "rows"},
+                   {"width", dims[3], "columns"}};
   for (const auto& d : described)
     if (const auto v = int_attr(d.name); v && (*v < 0 || static_cast<hsize_t>(*v) != d.actual))
       fail(std::string("root attribute '") + d.name + "' says " + std::to_string(*v) + " but the images have " +

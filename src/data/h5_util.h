@@ -16,6 +16,7 @@ namespace gantry::data::h5 {
 class Lock {
  public:
   Lock();
+
  private:
   std::unique_lock<std::recursive_mutex> lock_;
 };
@@ -71,7 +72,7 @@ inline Id attr(hid_t id) { return {id, H5Aclose}; }
 enum class AttrRead { missing, read, wrong_type };
 void write_attr(hid_t loc, const char* name, int64_t value);
 void write_attr(hid_t loc, const char* name, const std::string& value);
-AttrRead read_attr(hid_t loc, const char* name, int64_t& value);     // one integer
+AttrRead read_attr(hid_t loc, const char* name, int64_t& value);      // one integer
 AttrRead read_attr(hid_t loc, const char* name, std::string& value);  // one string
 
 }  // namespace gantry::data::h5

@@ -21,9 +21,12 @@ void decode_square_image(const uint8_t* bytes, size_t n, const std::string& name
                          uint8_t* out) {
   static constexpr uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   DecodedImage image;
-  if (n >= 8 && std::equal(kPngSignature, kPngSignature + 8, bytes)) image = decode_png(bytes, n, name, channels);
-  else if (n >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff) image = decode_jpeg(bytes, n, name, channels);
-  else throw DataError(name + ": cannot decode image (neither PNG nor JPEG)");
+  if (n >= 8 && std::equal(kPngSignature, kPngSignature + 8, bytes))
+    image = decode_png(bytes, n, name, channels);
+  else if (n >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff)
+    image = decode_jpeg(bytes, n, name, channels);
+  else
+    throw DataError(name + ": cannot decode image (neither PNG nor JPEG)");
   if (image.channels != channels) throw DataError(name + ": decoded to an unexpected number of channels");
   const int w = image.width, h = image.height;
   const uint8_t* pixels = image.pixels.data();
@@ -35,7 +38,8 @@ void decode_square_image(const uint8_t* bytes, size_t n, const std::string& name
   std::vector<uint8_t> hwc(static_cast<size_t>(size) * size * channels);
   if (side == size) {
     for (int y = 0; y < size; ++y)
-      std::copy_n(crop + y * row_stride, static_cast<size_t>(size) * channels, hwc.data() + size_t(y) * size * channels);
+      std::copy_n(crop + y * row_stride, static_cast<size_t>(size) * channels,
+                  hwc.data() + size_t(y) * size * channels);
   } else if (!stbir_resize_uint8_generic(crop, side, side, static_cast<int>(row_stride), hwc.data(), size, size, 0,
                                          channels, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP, STBIR_FILTER_DEFAULT,
                                          STBIR_COLORSPACE_LINEAR, nullptr)) {

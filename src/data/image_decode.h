@@ -22,8 +22,7 @@ namespace gantry::data {
 // file for an unreadable, corrupt or unsupported image.
 void load_square_image(const std::filesystem::path& path, int size, int channels, uint8_t* out);
 // The same from the file's bytes in memory; `name` names the image in errors.
-void decode_square_image(const uint8_t* bytes, size_t n, const std::string& name, int size, int channels,
-                         uint8_t* out);
+void decode_square_image(const uint8_t* bytes, size_t n, const std::string& name, int size, int channels, uint8_t* out);
 
 // Every .png/.jpg/.jpeg (any case) under dir, recursively, sorted by their path
 // relative to dir (bytewise): the same order on every machine. Throws DataError

@@ -32,8 +32,13 @@ torch::Tensor mixture_samples(const Mixture2D& mixture, uint64_t seed, int64_t f
 
 MixtureSource::MixtureSource(Mixture2D mixture, uint64_t seed, int64_t global_batch, int rank, int world,
                              SamplerState start, torch::Device device)
-    : mixture_(std::move(mixture)), seed_(seed), global_batch_(global_batch), rank_(rank), world_(world),
-      drawn_(start.offset), device_(device) {
+    : mixture_(std::move(mixture)),
+      seed_(seed),
+      global_batch_(global_batch),
+      rank_(rank),
+      world_(world),
+      drawn_(start.offset),
+      device_(device) {
   if (world <= 0 || global_batch <= 0 || global_batch % world != 0)
     throw std::invalid_argument("mixture source: global batch " + std::to_string(global_batch) +
                                 " must be a positive multiple of the world size " + std::to_string(world));

@@ -14,9 +14,7 @@
 namespace gantry::data {
 
 namespace {
-int resolve_threads(int threads) {
-  return threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
-}
+int resolve_threads(int threads) { return threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency()); }
 }  // namespace
 
 PackResult pack_images(const PackImagesOptions& o) {

@@ -29,10 +29,10 @@ struct PackIdxOptions {
 struct PackImagesOptions {
   PackOutput output;
   std::string dir;
-  int size = 0;          // R: output is R×R
-  int channels = 3;      // 3 RGB or 1 gray
-  int threads = 0;       // decoding threads; 0 = all cores
-  bool skip_bad = false; // skip undecodable files (listed at the end) instead of stopping
+  int size = 0;           // R: output is R×R
+  int channels = 3;       // 3 RGB or 1 gray
+  int threads = 0;        // decoding threads; 0 = all cores
+  bool skip_bad = false;  // skip undecodable files (listed at the end) instead of stopping
 };
 
 struct SynthOptions {

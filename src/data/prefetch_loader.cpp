@@ -10,7 +10,8 @@ namespace gantry::data {
 
 PrefetchLoader::PrefetchLoader(LoaderOptions options) : opt_(std::move(options)), consumed_state_(opt_.start) {
   if (opt_.world <= 0 || opt_.rank < 0 || opt_.rank >= opt_.world)
-    throw std::invalid_argument("loader: rank " + std::to_string(opt_.rank) + " of world " + std::to_string(opt_.world));
+    throw std::invalid_argument("loader: rank " + std::to_string(opt_.rank) + " of world " +
+                                std::to_string(opt_.world));
   if (opt_.global_batch <= 0 || opt_.global_batch % opt_.world != 0)
     throw std::invalid_argument("global batch " + std::to_string(opt_.global_batch) +
                                 " must be a positive multiple of the world size " + std::to_string(opt_.world));
@@ -58,7 +59,8 @@ void PrefetchLoader::io_main(std::shared_ptr<std::promise<void>> opened) {
     const int64_t c = info_.channels, h = info_.height, w = info_.width;
     if (opt_.augment.max_shift >= h || opt_.augment.max_shift >= w)
       throw std::invalid_argument("loader: shift " + std::to_string(opt_.augment.max_shift) +
-                                  " must be smaller than the image (" + std::to_string(h) + "x" + std::to_string(w) + ")");
+                                  " must be smaller than the image (" + std::to_string(h) + "x" + std::to_string(w) +
+                                  ")");
     sampler_ = std::make_unique<GlobalBatchSampler>(info_.count, opt_.global_batch, opt_.seed, opt_.last_batch);
     sampler_->check_state(opt_.start);
     if (opt_.in_memory) {

@@ -86,10 +86,10 @@ class PrefetchLoader : public BatchSource {
   std::condition_variable cv_;
   bool stop_ = false;
   std::exception_ptr error_;
-  int64_t produced_ = 0;  // batches the I/O thread has started
-  int64_t consumed_ = 0;  // batches next() has returned
-  std::map<int64_t, Raw> raw_;     // read, waiting for a decode thread
-  std::map<int64_t, Batch> ready_; // decoded, waiting for next()
+  int64_t produced_ = 0;            // batches the I/O thread has started
+  int64_t consumed_ = 0;            // batches next() has returned
+  std::map<int64_t, Raw> raw_;      // read, waiting for a decode thread
+  std::map<int64_t, Batch> ready_;  // decoded, waiting for next()
   std::thread io_;
   std::vector<std::thread> decoders_;
 };

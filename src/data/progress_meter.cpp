@@ -32,9 +32,9 @@ void ProgressMeter::print(int64_t done, bool final) {
     std::fprintf(out_, "%s%s: %lld/%lld images in %.1f s (%.0f img/s)\n", tty_ ? "\r\033[K" : "", label_.c_str(),
                  (long long)done, (long long)total_, t, rate);
   else
-    std::fprintf(out_, "%s%s: %lld/%lld (%.1f%%) %.0f img/s ETA %lld:%02lld%s", tty_ ? "\r\033[K" : "",
-                 label_.c_str(), (long long)done, (long long)total_, pct, rate, (long long)(eta / 60),
-                 (long long)(eta % 60), tty_ ? "" : "\n");
+    std::fprintf(out_, "%s%s: %lld/%lld (%.1f%%) %.0f img/s ETA %lld:%02lld%s", tty_ ? "\r\033[K" : "", label_.c_str(),
+                 (long long)done, (long long)total_, pct, rate, (long long)(eta / 60), (long long)(eta % 60),
+                 tty_ ? "" : "\n");
   std::fflush(out_);
 }
 

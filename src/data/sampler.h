@@ -25,7 +25,8 @@
 namespace gantry::data {
 
 enum class LastBatch { kDrop, kContinue };
-inline constexpr EnumName<LastBatch> kLastBatchNames[] = {{LastBatch::kDrop, "drop"}, {LastBatch::kContinue, "continue"}};
+inline constexpr EnumName<LastBatch> kLastBatchNames[] = {{LastBatch::kDrop, "drop"},
+                                                          {LastBatch::kContinue, "continue"}};
 constexpr std::span<const EnumName<LastBatch>> enum_names(LastBatch) { return kLastBatchNames; }
 
 struct SamplerState {

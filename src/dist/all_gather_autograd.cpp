@@ -9,8 +9,7 @@ namespace {
 
 class AllGatherFunction : public torch::autograd::Function<AllGatherFunction> {
  public:
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input,
-                               Communicator* comm) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input, Communicator* comm) {
     std::vector<std::int64_t> rows;
     torch::Tensor gathered = comm->all_gather(input, &rows);
     // Where this rank's rows sit in the gathered tensor.

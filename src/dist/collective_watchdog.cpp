@@ -8,9 +8,7 @@ namespace gantry::dist {
 namespace {
 constexpr int kReportTag = 7301;
 
-double seconds(std::chrono::steady_clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
+double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
 }  // namespace
 
 CollectiveWatchdog::CollectiveWatchdog(MPI_Comm comm, const WatchdogOptions& options, bool thread_multiple)

@@ -25,8 +25,13 @@ std::string describe_meta(const at::Tensor& row) {
 
 void check_collective_dtype(const at::Tensor& t, const char* op) {
   switch (t.scalar_type()) {
-    case at::kFloat: case at::kDouble: case at::kHalf: case at::kBFloat16:
-    case at::kLong: case at::kInt: case at::kByte:
+    case at::kFloat:
+    case at::kDouble:
+    case at::kHalf:
+    case at::kBFloat16:
+    case at::kLong:
+    case at::kInt:
+    case at::kByte:
       return;
     default:
       throw DistError(std::string(op) + ": unsupported dtype " + c10::toString(t.scalar_type()));

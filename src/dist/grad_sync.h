@@ -126,7 +126,7 @@ class GradSync {
   bool armed_ = false;
   std::size_t next_launch_ = 0;
   std::size_t launched_in_backward_ = 0;
-  bool in_phase_ = false;  // between begin() and finish()
+  bool in_phase_ = false;               // between begin() and finish()
   std::unique_ptr<Timeline> timeline_;  // options.timing
   std::size_t backward_mark_ = kNoMark;
   GradSyncTiming timing_;

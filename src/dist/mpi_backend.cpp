@@ -15,12 +15,18 @@ constexpr std::int64_t kMaxChunk = std::int64_t{1} << 30;
 
 MPI_Datatype mpi_type(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return MPI_FLOAT;
-    case at::kDouble: return MPI_DOUBLE;
-    case at::kLong: return MPI_INT64_T;
-    case at::kInt: return MPI_INT32_T;
-    case at::kByte: return MPI_UINT8_T;
-    default: throw DistError(std::string("MPI backend: no MPI type for ") + c10::toString(t));
+    case at::kFloat:
+      return MPI_FLOAT;
+    case at::kDouble:
+      return MPI_DOUBLE;
+    case at::kLong:
+      return MPI_INT64_T;
+    case at::kInt:
+      return MPI_INT32_T;
+    case at::kByte:
+      return MPI_UINT8_T;
+    default:
+      throw DistError(std::string("MPI backend: no MPI type for ") + c10::toString(t));
   }
 }
 

@@ -23,14 +23,22 @@ void check_nccl(ncclResult_t rc, const char* what) {
 
 ncclDataType_t nccl_type(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return ncclFloat32;
-    case at::kDouble: return ncclFloat64;
-    case at::kHalf: return ncclFloat16;
-    case at::kBFloat16: return ncclBfloat16;
-    case at::kLong: return ncclInt64;
-    case at::kInt: return ncclInt32;
-    case at::kByte: return ncclUint8;
-    default: throw DistError(std::string("NCCL backend: no NCCL type for ") + c10::toString(t));
+    case at::kFloat:
+      return ncclFloat32;
+    case at::kDouble:
+      return ncclFloat64;
+    case at::kHalf:
+      return ncclFloat16;
+    case at::kBFloat16:
+      return ncclBfloat16;
+    case at::kLong:
+      return ncclInt64;
+    case at::kInt:
+      return ncclInt32;
+    case at::kByte:
+      return ncclUint8;
+    default:
+      throw DistError(std::string("NCCL backend: no NCCL type for ") + c10::toString(t));
   }
 }
 
@@ -52,8 +60,7 @@ class NcclWork : public Work {
 
 }  // namespace
 
-NcclBackend::NcclBackend(MPI_Comm comm, int device, double timeout_s)
-    : device_(device), timeout_s_(timeout_s) {
+NcclBackend::NcclBackend(MPI_Comm comm, int device, double timeout_s) : device_(device), timeout_s_(timeout_s) {
   MPI_Comm_rank(comm, &rank_);
   MPI_Comm_size(comm, &size_);
   check_cuda(cudaSetDevice(device_), "cudaSetDevice");
@@ -117,7 +124,7 @@ WorkPtr NcclBackend::launch(const char* what, const at::Tensor& t,
   check_nccl(op(stream_), what);
   // The caching allocator must not reuse t's memory before our stream is done with it.
   c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(),
-                                                 c10::cuda::getStreamFromExternal(stream_, t.device().index()));
+                                                c10::cuda::getStreamFromExternal(stream_, t.device().index()));
   check_cuda(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreate");
   check_cuda(cudaEventRecord(done, stream_), "cudaEventRecord");
   return std::make_shared<NcclWork>(this, done, what);

@@ -24,6 +24,7 @@ void check_cuda(cudaError_t rc, const char* what) {
 }  // namespace
 
 struct Timeline::Impl {
+  explicit Impl(c10::Device d) : device(d) {}
   c10::Device device;
   std::vector<Clock::time_point> host;  // CPU stamps
 #ifdef GANTRY_HAVE_NCCL
@@ -32,7 +33,7 @@ struct Timeline::Impl {
   std::size_t used = 0;
 };
 
-Timeline::Timeline(c10::Device device) : impl_(std::make_unique<Impl>(Impl{device, {}})) {
+Timeline::Timeline(c10::Device device) : impl_(std::make_unique<Impl>(device)) {
 #ifndef GANTRY_HAVE_NCCL
   if (device.is_cuda()) throw DistError("Timeline: this build has no CUDA support");
 #endif

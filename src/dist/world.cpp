@@ -32,9 +32,12 @@ WorldOptions WorldOptions::from_env() {
   o.intra_op_threads = static_cast<int>(env_double("GANTRY_THREADS", 0));
   if (const char* d = std::getenv("GANTRY_DEVICE"); d && *d) {
     const std::string device(d);
-    if (device == "cpu") o.allow_cuda = false;
-    else if (device == "cuda") o.require_cuda = true;
-    else if (device != "auto") throw DistError("GANTRY_DEVICE='" + device + "' must be cpu, cuda or auto");
+    if (device == "cpu")
+      o.allow_cuda = false;
+    else if (device == "cuda")
+      o.require_cuda = true;
+    else if (device != "auto")
+      throw DistError("GANTRY_DEVICE='" + device + "' must be cpu, cuda or auto");
   }
   // Checked here, before MPI starts: every rank stops with this one line, no MPI_Abort banner.
   if (o.require_cuda && !torch::cuda::is_available())

@@ -27,7 +27,8 @@ Labelled read_all(const fs::path& path) {
   d.images = torch::empty({info.count, info.channels, info.height, info.width}, torch::kUInt8);
   file.read_range(0, info.count, d.images.data_ptr<uint8_t>());
   d.labels = torch::tensor(file.labels(), torch::kLong);
-  if (d.labels.min().item<int64_t>() < 0) throw std::invalid_argument("classifier: " + path.string() + " has negative labels");
+  if (d.labels.min().item<int64_t>() < 0)
+    throw std::invalid_argument("classifier: " + path.string() + " has negative labels");
   return d;
 }
 
@@ -98,7 +99,8 @@ ClassifierReport train_classifier(const fs::path& data, const fs::path& test, co
   if (!test.empty()) {
     held_out = read_all(test);
     if (held_out.images.sizes().slice(1) != train.images.sizes().slice(1))
-      throw std::invalid_argument("classifier: " + test.string() + " holds images of another shape than " + data.string());
+      throw std::invalid_argument("classifier: " + test.string() + " holds images of another shape than " +
+                                  data.string());
     if (held_out.labels.max().item<int64_t>() >= report.classes)
       throw std::invalid_argument("classifier: " + test.string() + " has labels the training set does not");
     report.test_images = held_out.images.size(0);

@@ -12,7 +12,8 @@ double mean_pairwise_distance(const torch::Tensor& features) {
   for (int64_t lo = 0; lo < n; lo += block) {
     const int64_t len = std::min(block, n - lo);
     // Rows lo.. against all later rows j > i: the full block row, then keep the strict upper part.
-    const auto d = torch::cdist(f.narrow(0, lo, len), f.narrow(0, lo, n - lo), 2.0, /*compute_mode=*/2);  // no mm shortcut
+    const auto d =
+        torch::cdist(f.narrow(0, lo, len), f.narrow(0, lo, n - lo), 2.0, /*compute_mode=*/2);  // no mm shortcut
     sum += torch::triu(d, 1).sum().item<double>();
   }
   return sum / (static_cast<double>(n) * (n - 1) / 2);

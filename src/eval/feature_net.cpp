@@ -71,7 +71,9 @@ FeatureOutput FeatureNet::forward(const torch::Tensor& images) {
       const auto r = module_.forward({images.to(device_, torch::kFloat)});
       if (r.isTuple()) {
         const auto& t = r.toTupleRef().elements();
-        if (t.size() != 2) throw std::runtime_error("forward returned a tuple of " + std::to_string(t.size()) + ", not (features, logits)");
+        if (t.size() != 2)
+          throw std::runtime_error("forward returned a tuple of " + std::to_string(t.size()) +
+                                   ", not (features, logits)");
         out.features = t[0].toTensor();
         out.probs = torch::softmax(t[1].toTensor().to(torch::kFloat), 1);
       } else {

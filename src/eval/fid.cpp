@@ -42,7 +42,8 @@ FrechetResult frechet_distance(const FeatureStats& a, const FeatureStats& b, con
   const auto s1 = a.cov.to(torch::kDouble), s2 = b.cov.to(torch::kDouble);
   for (const auto* t : {&m1, &m2, &s1, &s2})
     if (!torch::isfinite(*t).all().item<bool>())
-      throw std::runtime_error("FID: non-finite feature statistics (non-finite features, e.g. from a diverged generator)");
+      throw std::runtime_error(
+          "FID: non-finite feature statistics (non-finite features, e.g. from a diverged generator)");
   FrechetResult r;
   r.mean_term = (m1 - m2).square().sum().item<double>();
   torch::Tensor root = sqrtm_eig(s1.matmul(s2));
@@ -81,7 +82,8 @@ uint64_t digest(const FeatureStats& s) {
 }
 }  // namespace
 
-void save_stats(const std::filesystem::path& file, const FeatureStats& stats, const std::map<std::string, std::string>& meta) {
+void save_stats(const std::filesystem::path& file, const FeatureStats& stats,
+                const std::map<std::string, std::string>& meta) {
   torch::serialize::OutputArchive a;
   FeatureStats s{stats.mean.to(torch::kDouble).contiguous(), stats.cov.to(torch::kDouble).contiguous(), stats.count};
   a.write("kind", c10::IValue(std::string(kKind)));

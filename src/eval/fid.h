@@ -24,15 +24,15 @@ struct FeatureStats {
 FeatureStats feature_stats(const torch::Tensor& features);
 
 struct FrechetOptions {
-  double eps = 1e-6;         // the ε·I of the retry
-  double imag_atol = 1e-3;   // largest tolerated |Im| on the diagonal of the square root
+  double eps = 1e-6;        // the ε·I of the retry
+  double imag_atol = 1e-3;  // largest tolerated |Im| on the diagonal of the square root
 };
 
 struct FrechetResult {
   double fid = 0;
-  double mean_term = 0;      // ‖μ_r − μ_g‖²
-  double trace_sqrt = 0;     // Tr (Σ_r Σ_g)^{1/2}
-  bool eps_retry = false;    // the ε·I retry was needed
+  double mean_term = 0;    // ‖μ_r − μ_g‖²
+  double trace_sqrt = 0;   // Tr (Σ_r Σ_g)^{1/2}
+  bool eps_retry = false;  // the ε·I retry was needed
 };
 
 // Throws std::runtime_error on mismatched dimensions or an imaginary square root.
@@ -41,7 +41,8 @@ FrechetResult frechet_distance(const FeatureStats& a, const FeatureStats& b, con
 // Statistics files (reference statistics cached once per dataset and feature
 // network): mean, cov, count and string metadata (what they were computed
 // from), written atomically with an xxHash3 of the tensors that load verifies.
-void save_stats(const std::filesystem::path& file, const FeatureStats& stats, const std::map<std::string, std::string>& meta);
+void save_stats(const std::filesystem::path& file, const FeatureStats& stats,
+                const std::map<std::string, std::string>& meta);
 // Throws std::invalid_argument naming the file if it is missing, damaged or not a statistics file.
 FeatureStats load_stats(const std::filesystem::path& file, std::map<std::string, std::string>* meta = nullptr);
 

@@ -20,11 +20,16 @@ inline MetricSet parse_metric_set(const std::string& list) {
   std::stringstream in(list);
   std::string name;
   while (std::getline(in, name, ',')) {
-    if (name == "is") m.is = true;
-    else if (name == "fid") m.fid = true;
-    else if (name == "modes") m.modes = true;
-    else if (name == "diversity") m.diversity = true;
-    else throw std::invalid_argument("unknown metric '" + name + "' (is, fid, modes, diversity)");
+    if (name == "is")
+      m.is = true;
+    else if (name == "fid")
+      m.fid = true;
+    else if (name == "modes")
+      m.modes = true;
+    else if (name == "diversity")
+      m.diversity = true;
+    else
+      throw std::invalid_argument("unknown metric '" + name + "' (is, fid, modes, diversity)");
   }
   if (!m.any()) throw std::invalid_argument("no metric named (is, fid, modes, diversity)");
   return m;

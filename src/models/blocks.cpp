@@ -4,7 +4,8 @@ namespace gantry::models {
 
 NormLayerImpl::NormLayerImpl(NormKind kind, int64_t channels, dist::Communicator* sync) : kind_(kind) {
   switch (kind) {
-    case NormKind::kNone: break;
+    case NormKind::kNone:
+      break;
     case NormKind::kBatch: {
       BatchNormOptions o;
       o.channels = channels;
@@ -15,16 +16,22 @@ NormLayerImpl::NormLayerImpl(NormKind kind, int64_t channels, dist::Communicator
     case NormKind::kLayer:  // normalise each sample over (C, H, W); per-channel affine
       ln_ = register_module("ln", torch::nn::GroupNorm(torch::nn::GroupNormOptions(1, channels)));
       break;
-    case NormKind::kVirtualBatch: vbn_ = register_module("vbn", VirtualBatchNorm(channels)); break;
+    case NormKind::kVirtualBatch:
+      vbn_ = register_module("vbn", VirtualBatchNorm(channels));
+      break;
   }
 }
 
 torch::Tensor NormLayerImpl::forward(const torch::Tensor& x, int64_t n_ref) {
   switch (kind_) {
-    case NormKind::kNone: return x;
-    case NormKind::kBatch: return bn_->forward(x);
-    case NormKind::kLayer: return ln_->forward(x);
-    case NormKind::kVirtualBatch: return vbn_->forward(x, n_ref);
+    case NormKind::kNone:
+      return x;
+    case NormKind::kBatch:
+      return bn_->forward(x);
+    case NormKind::kLayer:
+      return ln_->forward(x);
+    case NormKind::kVirtualBatch:
+      return vbn_->forward(x, n_ref);
   }
   return x;
 }
@@ -53,7 +60,8 @@ torch::Tensor DHeadImpl::forward(const torch::Tensor& features) {
 }
 
 void VbnReference::init(torch::nn::Module& g, const ModelConfig& c) {
-  if (c.g_norm == NormKind::kVirtualBatch) z_ref_ = g.register_buffer("vbn_z_ref", torch::randn({c.vbn_reference, c.z_dim}));
+  if (c.g_norm == NormKind::kVirtualBatch)
+    z_ref_ = g.register_buffer("vbn_z_ref", torch::randn({c.vbn_reference, c.z_dim}));
 }
 
 }  // namespace gantry::models

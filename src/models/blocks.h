@@ -60,7 +60,9 @@ class VbnReference {
   void init(torch::nn::Module& g, const ModelConfig& config);
   bool active() const { return z_ref_.defined(); }
   int64_t rows() const { return active() ? z_ref_.size(0) : 0; }
-  torch::Tensor prepend(const torch::Tensor& z) const { return active() ? torch::cat({z_ref_.to(z.dtype()), z}, 0) : z; }
+  torch::Tensor prepend(const torch::Tensor& z) const {
+    return active() ? torch::cat({z_ref_.to(z.dtype()), z}, 0) : z;
+  }
   torch::Tensor live(const torch::Tensor& y) const { return active() ? y.narrow(0, rows(), y.size(0) - rows()) : y; }
 
  private:

@@ -48,7 +48,8 @@ class ConvStackDiscriminator : public Discriminator {
 
 std::shared_ptr<Discriminator> make_conv_stack_discriminator(const ModelConfig& c, const std::vector<ConvSpec>& specs,
                                                              int64_t final_size, double slope,
-                                                             dist::Communicator* bn_sync, dist::Communicator* mbd_sync) {
+                                                             dist::Communicator* bn_sync,
+                                                             dist::Communicator* mbd_sync) {
   return std::make_shared<ConvStackDiscriminator>(c, specs, final_size, slope, bn_sync, mbd_sync);
 }
 

@@ -13,10 +13,10 @@
 namespace gantry::models {
 
 struct DeconvStackSpec {
-  int64_t start_size;       // s0
-  int64_t start_channels;   // c0
-  int64_t upsamplings;      // n_up
-  int64_t width;            // the base width w: no layer narrower than w / 2
+  int64_t start_size;             // s0
+  int64_t start_channels;         // c0
+  int64_t upsamplings;            // n_up
+  int64_t width;                  // the base width w: no layer narrower than w / 2
   bool last_deconv_writes_image;  // DCGAN: the last deconv outputs the image; else a 3×3 conv does
   // SGAN: the first `banks` upsamplings are stochastic deconvolution banks of
   // `bank_sets` filter sets each (WN + PReLU), with split-loss maps (the

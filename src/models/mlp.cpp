@@ -29,17 +29,18 @@ class MlpGenerator : public Generator {
         banks_.push_back(register_module("bank" + n, StochasticDeconv(o)));
       } else {
         layers_.push_back(register_module("fc" + n, WeightLayer(WeightLayerOptions::linear(in, c.mlp_hidden)
-                                                                           .norm(c.g_weight_norm)
-                                                                           .init(Init::kKaimingNormal)
-                                                                           .bias(!cancels_bias(c.g_norm)))));
+                                                                    .norm(c.g_weight_norm)
+                                                                    .init(Init::kKaimingNormal)
+                                                                    .bias(!cancels_bias(c.g_norm)))));
         norms_.push_back(register_module("norm" + n, NormLayer(c.g_norm, c.mlp_hidden, sync)));
       }
       in = c.mlp_hidden;
     }
-    out_ = register_module("out", WeightLayer(WeightLayerOptions::linear(in, c.data_dim)
-                                                        .norm(c.g_weight_norm)
-                                                        .init(Init::kKaimingNormal)));
-    couples_ = c.g_norm == NormKind::kBatch && !layers_.empty();  // VBN normalizes each sample by a fixed reference batch: no coupling
+    out_ = register_module(
+        "out",
+        WeightLayer(WeightLayerOptions::linear(in, c.data_dim).norm(c.g_weight_norm).init(Init::kKaimingNormal)));
+    couples_ = c.g_norm == NormKind::kBatch &&
+               !layers_.empty();  // VBN normalizes each sample by a fixed reference batch: no coupling
   }
   torch::Tensor forward(const torch::Tensor& z) override {
     auto h = vbn_.prepend(z);
@@ -53,7 +54,8 @@ class MlpGenerator : public Generator {
       h = banks_[i]->forward(h, routes);
       split_maps_.push_back(vbn_.live(h).view({-1, h.size(1), 1, 1}));  // split loss takes (B, C, H, W) maps
     }
-    for (size_t i = 0; i < layers_.size(); ++i) h = torch::relu(norms_[i]->forward(layers_[i]->forward(h), vbn_.rows()));
+    for (size_t i = 0; i < layers_.size(); ++i)
+      h = torch::relu(norms_[i]->forward(layers_[i]->forward(h), vbn_.rows()));
     return vbn_.live(out_->forward(h));
   }
   // DiReAL on the hidden layers after the first (a neuron's weight row is its filter; bank filter
@@ -86,9 +88,9 @@ class MlpDiscriminator : public Discriminator {
   MlpDiscriminator(const ModelConfig& c, dist::Communicator* bn_sync, dist::Communicator* mbd_sync) {
     int64_t in = c.data_dim;
     for (int64_t i = 0; i + 1 < c.mlp_depth; ++i) {
-      layers_.push_back(register_module("fc" + std::to_string(i), WeightLayer(WeightLayerOptions::linear(in, c.mlp_hidden)
-                                                                                         .norm(c.d_weight_norm)
-                                                                                         .init(Init::kKaimingNormal))));
+      layers_.push_back(register_module(
+          "fc" + std::to_string(i),
+          WeightLayer(WeightLayerOptions::linear(in, c.mlp_hidden).norm(c.d_weight_norm).init(Init::kKaimingNormal))));
       norms_.push_back(register_module("norm" + std::to_string(i), NormLayer(c.d_norm, c.mlp_hidden, bn_sync)));
       in = c.mlp_hidden;
     }

@@ -33,8 +33,10 @@ void validate(const ModelConfig& c) {
     throw std::invalid_argument("model: sgan needs at least one stochastic deconv layer with at least one filter set");
   if (c.arch == Arch::kMlp && (c.mlp_hidden <= 0 || c.mlp_depth < 2 || c.data_dim <= 0))
     throw std::invalid_argument("model: mlp needs hidden > 0, depth >= 2, data_dim > 0");
-  if (c.mlp_banks < 0 || (c.mlp_banks > 0 && (c.arch != Arch::kMlp || c.mlp_banks > c.mlp_depth - 1 || c.sdeconv_sets < 1)))
-    throw std::invalid_argument("model: mlp_banks is for mlp, at most mlp_depth - 1 hidden layers, with sdeconv_sets >= 1");
+  if (c.mlp_banks < 0 ||
+      (c.mlp_banks > 0 && (c.arch != Arch::kMlp || c.mlp_banks > c.mlp_depth - 1 || c.sdeconv_sets < 1)))
+    throw std::invalid_argument(
+        "model: mlp_banks is for mlp, at most mlp_depth - 1 hidden layers, with sdeconv_sets >= 1");
 }
 
 }  // namespace gantry::models

@@ -16,26 +16,31 @@ namespace gantry::models {
 
 // Activation normalisation. kVirtualBatch is G only.
 enum class NormKind { kNone, kBatch, kLayer, kVirtualBatch };
-inline constexpr EnumName<NormKind> kNormNames[] = {
-    {NormKind::kNone, "none"},         {NormKind::kBatch, "bn"},          {NormKind::kLayer, "ln"},
-    {NormKind::kVirtualBatch, "vbn"},  {NormKind::kBatch, "batch"},       {NormKind::kLayer, "layer"},
-    {NormKind::kVirtualBatch, "virtual_batch"}};
+inline constexpr EnumName<NormKind> kNormNames[] = {{NormKind::kNone, "none"},
+                                                    {NormKind::kBatch, "bn"},
+                                                    {NormKind::kLayer, "ln"},
+                                                    {NormKind::kVirtualBatch, "vbn"},
+                                                    {NormKind::kBatch, "batch"},
+                                                    {NormKind::kLayer, "layer"},
+                                                    {NormKind::kVirtualBatch, "virtual_batch"}};
 constexpr std::span<const EnumName<NormKind>> enum_names(NormKind) { return kNormNames; }
 
 // The model families (models/networks.h builds each); sgan is DCGAN with
 // stochastic deconvolution banks in G, mlp the 2-D mixture networks.
 enum class Arch { kDcgan, kSnganCnn, kResnet, kSgan, kMlp };
-inline constexpr EnumName<Arch> kArchNames[] = {
-    {Arch::kDcgan, "dcgan"}, {Arch::kSnganCnn, "sngan_cnn"}, {Arch::kResnet, "resnet"}, {Arch::kSgan, "sgan"},
-    {Arch::kMlp, "mlp"}};
+inline constexpr EnumName<Arch> kArchNames[] = {{Arch::kDcgan, "dcgan"},
+                                                {Arch::kSnganCnn, "sngan_cnn"},
+                                                {Arch::kResnet, "resnet"},
+                                                {Arch::kSgan, "sgan"},
+                                                {Arch::kMlp, "mlp"}};
 constexpr std::span<const EnumName<Arch>> enum_names(Arch) { return kArchNames; }
 
 struct ModelConfig {
   Arch arch = Arch::kDcgan;
-  int64_t resolution = 32;     // image side (dcgan 28/32/64, sngan_cnn 32/48, resnet 32/48/128/256, sgan 28/32/64)
-  int64_t channels = 3;        // image channels
+  int64_t resolution = 32;  // image side (dcgan 28/32/64, sngan_cnn 32/48, resnet 32/48/128/256, sgan 28/32/64)
+  int64_t channels = 3;     // image channels
   int64_t z_dim = 128;
-  int64_t g_width = 0;         // 0: the architecture's default base width
+  int64_t g_width = 0;  // 0: the architecture's default base width
   int64_t d_width = 0;
   NormKind g_norm = NormKind::kBatch;
   NormKind d_norm = NormKind::kNone;
@@ -50,7 +55,7 @@ struct ModelConfig {
   // deepest upsampling layers are banks.
   int64_t sdeconv_sets = 8;
   int64_t sdeconv_layers = 4;
-  uint64_t seed = 0;            // route draws of stochastic deconvolution
+  uint64_t seed = 0;  // route draws of stochastic deconvolution
   // mlp (2-D mixtures)
   int64_t mlp_hidden = 128;
   int64_t mlp_depth = 3;

@@ -19,10 +19,14 @@ std::shared_ptr<Generator> build_generator(const ModelConfig& c, dist::Communica
   validate(c);
   switch (c.arch) {
     case Arch::kDcgan:
-    case Arch::kSgan: return make_dcgan_generator(c, bn_sync(c, sync));
-    case Arch::kSnganCnn: return make_sngan_cnn_generator(c, bn_sync(c, sync));
-    case Arch::kResnet: return make_resnet_generator(c, bn_sync(c, sync));
-    case Arch::kMlp: return make_mlp_generator(c, bn_sync(c, sync));
+    case Arch::kSgan:
+      return make_dcgan_generator(c, bn_sync(c, sync));
+    case Arch::kSnganCnn:
+      return make_sngan_cnn_generator(c, bn_sync(c, sync));
+    case Arch::kResnet:
+      return make_resnet_generator(c, bn_sync(c, sync));
+    case Arch::kMlp:
+      return make_mlp_generator(c, bn_sync(c, sync));
   }
   throw std::logic_error("build_generator: unhandled architecture");
 }
@@ -31,10 +35,14 @@ std::shared_ptr<Discriminator> build_discriminator(const ModelConfig& c, dist::C
   validate(c);
   switch (c.arch) {
     case Arch::kDcgan:
-    case Arch::kSgan: return make_dcgan_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
-    case Arch::kSnganCnn: return make_sngan_cnn_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
-    case Arch::kResnet: return make_resnet_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
-    case Arch::kMlp: return make_mlp_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+    case Arch::kSgan:
+      return make_dcgan_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+    case Arch::kSnganCnn:
+      return make_sngan_cnn_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+    case Arch::kResnet:
+      return make_resnet_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
+    case Arch::kMlp:
+      return make_mlp_discriminator(c, bn_sync(c, sync), mbd_sync(sync));
   }
   throw std::logic_error("build_discriminator: unhandled architecture");
 }

@@ -40,14 +40,20 @@ struct Tables {
 
 Tables tables(int64_t res, int64_t gw, int64_t dw) {
   switch (res) {
-    case 32: return {4, {4 * gw, 4 * gw, 4 * gw, 4 * gw}, {2 * dw, 2 * dw, 2 * dw, 2 * dw}, {true, true, false, false}};
-    case 48: return {6, {8 * gw, 4 * gw, 2 * gw, gw}, {dw, 2 * dw, 4 * dw, 8 * dw, 16 * dw}, {true, true, true, true, false}};
+    case 32:
+      return {4, {4 * gw, 4 * gw, 4 * gw, 4 * gw}, {2 * dw, 2 * dw, 2 * dw, 2 * dw}, {true, true, false, false}};
+    case 48:
+      return {6, {8 * gw, 4 * gw, 2 * gw, gw}, {dw, 2 * dw, 4 * dw, 8 * dw, 16 * dw}, {true, true, true, true, false}};
     case 128:
-      return {4, {16 * gw, 16 * gw, 8 * gw, 4 * gw, 2 * gw, gw}, {dw, 2 * dw, 4 * dw, 8 * dw, 16 * dw, 16 * dw},
+      return {4,
+              {16 * gw, 16 * gw, 8 * gw, 4 * gw, 2 * gw, gw},
+              {dw, 2 * dw, 4 * dw, 8 * dw, 16 * dw, 16 * dw},
               {true, true, true, true, true, false}};
     default:
-      return {4, {16 * gw, 16 * gw, 8 * gw, 8 * gw, 4 * gw, 2 * gw, gw},
-              {dw, 2 * dw, 4 * dw, 8 * dw, 8 * dw, 16 * dw, 16 * dw}, {true, true, true, true, true, true, false}};
+      return {4,
+              {16 * gw, 16 * gw, 8 * gw, 8 * gw, 4 * gw, 2 * gw, gw},
+              {dw, 2 * dw, 4 * dw, 8 * dw, 8 * dw, 16 * dw, 16 * dw},
+              {true, true, true, true, true, true, false}};
   }
 }
 
@@ -61,9 +67,9 @@ class GBlockImpl : public torch::nn::Module {
     // reach the next norm directly or through a linear shortcut): no biases there.
     c2 = register_module("conv2", conv3(out, out, c.g_weight_norm, !cancels_bias(c.g_norm)));
     sc = register_module("shortcut", WeightLayer(WeightLayerOptions::conv(in, out, 1)
-                                                                .norm(c.g_weight_norm)
-                                                                .init(Init::kKaimingNormal)
-                                                                .bias(!cancels_bias(c.g_norm))));
+                                                     .norm(c.g_weight_norm)
+                                                     .init(Init::kKaimingNormal)
+                                                     .bias(!cancels_bias(c.g_norm))));
   }
   torch::Tensor forward(const torch::Tensor& x, int64_t n_ref) {
     auto h = c1->forward(up2(torch::relu(n1->forward(x, n_ref))));
@@ -123,9 +129,9 @@ class DBlockImpl : public torch::nn::Module {
     n1 = register_module("norm1", NormLayer(c.d_norm, out, sync));
     n2 = register_module("norm2", NormLayer(c.d_norm, out, sync));
     if (first || down || in != out)
-      sc = register_module("shortcut", WeightLayer(WeightLayerOptions::conv(in, out, 1)
-                                                                  .norm(c.d_weight_norm)
-                                                                  .init(Init::kKaimingNormal)));
+      sc = register_module(
+          "shortcut",
+          WeightLayer(WeightLayerOptions::conv(in, out, 1).norm(c.d_weight_norm).init(Init::kKaimingNormal)));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     auto h = first_ ? x : torch::relu(x);
@@ -133,8 +139,10 @@ class DBlockImpl : public torch::nn::Module {
     h = n2->forward(c2->forward(h));
     if (down_) h = down2(h);
     torch::Tensor s = x;
-    if (first_) s = sc->forward(down2(x));  // optimized block: pool first, then 1×1
-    else if (!sc.is_empty()) s = down_ ? down2(sc->forward(x)) : sc->forward(x);
+    if (first_)
+      s = sc->forward(down2(x));  // optimized block: pool first, then 1×1
+    else if (!sc.is_empty())
+      s = down_ ? down2(sc->forward(x)) : sc->forward(x);
     return h + s;
   }
   bool down_, first_;
@@ -149,7 +157,8 @@ class ResnetDiscriminator : public Discriminator {
     const auto t = tables(c.resolution, 64, c.d_width > 0 ? c.d_width : 64);
     int64_t ch = c.channels;
     for (size_t i = 0; i < t.d.size(); ++i) {
-      blocks_.push_back(register_module("block" + std::to_string(i), DBlock(ch, t.d[i], t.d_down[i], i == 0, c, bn_sync)));
+      blocks_.push_back(
+          register_module("block" + std::to_string(i), DBlock(ch, t.d[i], t.d_down[i], i == 0, c, bn_sync)));
       ch = t.d[i];
     }
     head_ = register_module("head", DHead(ch, c, Init::kKaimingNormal, mbd_sync));

@@ -91,8 +91,8 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
     // requires save_mean/save_invstd (an internal assert, seen on an H200 with
     // LibTorch 2.11), the CPU one ignores them: both get the same global stats.
     const auto invstd = (var + eps).rsqrt();
-    auto [unused, grad_weight, grad_bias] = at::native_batch_norm_backward(
-        dy, x, weight, mean, var, mean, invstd, /*train=*/false, eps, {false, true, true});
+    auto [unused, grad_weight, grad_bias] = at::native_batch_norm_backward(dy, x, weight, mean, var, mean, invstd,
+                                                                           /*train=*/false, eps, {false, true, true});
     auto sums = at::cat({grad_bias.to(mean.scalar_type()), grad_weight.to(mean.scalar_type())});
     comm->all_reduce(sums, dist::ReduceOp::kSum);
     const auto mean_dy = sums.narrow(0, 0, channels) / total;
@@ -103,8 +103,14 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
     auto grad_x = std::get<0>(at::native_batch_norm(x, -a * mean_dy_xhat, -a * mean_dy, mean, var, /*training=*/false,
                                                     /*momentum=*/0.0, eps));
     grad_x.addcmul_(dy, a.view(channel_view(x)));
-    return {grad_x, has_weight ? grad_weight : torch::Tensor(), has_weight ? grad_bias : torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {grad_x,
+            has_weight ? grad_weight : torch::Tensor(),
+            has_weight ? grad_bias : torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 

@@ -12,16 +12,28 @@ WeightLayerImpl::WeightLayerImpl(const WeightLayerOptions& o) : opt_(o) {
   std::vector<int64_t> shape;
   int64_t fan_in = o.in();
   switch (o.kind()) {
-    case LayerKind::kConv: shape = {o.out(), o.in(), o.kernel(), o.kernel()}; fan_in = o.in() * o.kernel() * o.kernel(); break;
-    case LayerKind::kDeconv: shape = {o.in(), o.out(), o.kernel(), o.kernel()}; fan_in = o.in() * o.kernel() * o.kernel(); break;
-    case LayerKind::kLinear: shape = {o.out(), o.in()}; break;
+    case LayerKind::kConv:
+      shape = {o.out(), o.in(), o.kernel(), o.kernel()};
+      fan_in = o.in() * o.kernel() * o.kernel();
+      break;
+    case LayerKind::kDeconv:
+      shape = {o.in(), o.out(), o.kernel(), o.kernel()};
+      fan_in = o.in() * o.kernel() * o.kernel();
+      break;
+    case LayerKind::kLinear:
+      shape = {o.out(), o.in()};
+      break;
   }
   auto w = torch::empty(shape);
   {
     torch::NoGradGuard ng;
     switch (o.init()) {
-      case Init::kNormal002: w.normal_(0, 0.02); break;  // DCGAN [Radford et al. 2016]
-      case Init::kKaimingNormal: w.normal_(0, std::sqrt(2.0 / fan_in)); break;  // He et al. 2015, fan-in, ReLU gain
+      case Init::kNormal002:
+        w.normal_(0, 0.02);
+        break;  // DCGAN [Radford et al. 2016]
+      case Init::kKaimingNormal:
+        w.normal_(0, std::sqrt(2.0 / fan_in));
+        break;  // He et al. 2015, fan-in, ReLU gain
       case Init::kXavierUniform: {
         const int64_t fan_out = o.kind() == LayerKind::kLinear ? o.out() : o.out() * o.kernel() * o.kernel();
         const double a = std::sqrt(6.0 / (fan_in + fan_out));
@@ -37,8 +49,10 @@ WeightLayerImpl::WeightLayerImpl(const WeightLayerOptions& o) : opt_(o) {
     gain_ = register_parameter("gain", matrix_of(weight_).detach().norm(2, 1));
   } else if (o.norm() == WeightNorm::kSpectral) {
     const auto m = matrix_of(weight_);
-    u_ = register_buffer("sn_u", F::normalize(torch::randn({m.size(0)}), F::NormalizeFuncOptions().dim(0).eps(o.sn_eps())));
-    v_ = register_buffer("sn_v", F::normalize(torch::randn({m.size(1)}), F::NormalizeFuncOptions().dim(0).eps(o.sn_eps())));
+    u_ = register_buffer("sn_u",
+                         F::normalize(torch::randn({m.size(0)}), F::NormalizeFuncOptions().dim(0).eps(o.sn_eps())));
+    v_ = register_buffer("sn_v",
+                         F::normalize(torch::randn({m.size(1)}), F::NormalizeFuncOptions().dim(0).eps(o.sn_eps())));
   }
 }
 
@@ -79,7 +93,8 @@ torch::Tensor WeightLayerImpl::forward(const torch::Tensor& x) {
     case LayerKind::kConv:
       return F::conv2d(x, w, F::Conv2dFuncOptions().bias(bias_).stride(opt_.stride()).padding(opt_.padding()));
     case LayerKind::kDeconv:
-      return F::conv_transpose2d(x, w, F::ConvTranspose2dFuncOptions().bias(bias_).stride(opt_.stride()).padding(opt_.padding()));
+      return F::conv_transpose2d(
+          x, w, F::ConvTranspose2dFuncOptions().bias(bias_).stride(opt_.stride()).padding(opt_.padding()));
     case LayerKind::kLinear:
       return F::linear(x, w, bias_);
   }

@@ -26,10 +26,10 @@ namespace gantry::models {
 enum class LayerKind { kConv, kDeconv, kLinear };
 enum class WeightNorm { kNone, kSpectral, kWeight };
 inline constexpr EnumName<WeightNorm> kWeightNormNames[] = {{WeightNorm::kNone, "none"},
-                                                             {WeightNorm::kSpectral, "sn"},
-                                                             {WeightNorm::kWeight, "wn"},
-                                                             {WeightNorm::kSpectral, "spectral"},
-                                                             {WeightNorm::kWeight, "weight"}};
+                                                            {WeightNorm::kSpectral, "sn"},
+                                                            {WeightNorm::kWeight, "wn"},
+                                                            {WeightNorm::kSpectral, "spectral"},
+                                                            {WeightNorm::kWeight, "weight"}};
 constexpr std::span<const EnumName<WeightNorm>> enum_names(WeightNorm) { return kWeightNormNames; }
 
 enum class Init { kNormal002, kKaimingNormal, kXavierUniform };
@@ -39,8 +39,12 @@ enum class Init { kNormal002, kKaimingNormal, kXavierUniform };
 struct WeightLayerOptions {
   WeightLayerOptions(LayerKind kind, int64_t in, int64_t out, int64_t kernel = 1)
       : kind_(kind), in_(in), out_(out), kernel_(kernel) {}
-  static WeightLayerOptions conv(int64_t in, int64_t out, int64_t kernel) { return {LayerKind::kConv, in, out, kernel}; }
-  static WeightLayerOptions deconv(int64_t in, int64_t out, int64_t kernel) { return {LayerKind::kDeconv, in, out, kernel}; }
+  static WeightLayerOptions conv(int64_t in, int64_t out, int64_t kernel) {
+    return {LayerKind::kConv, in, out, kernel};
+  }
+  static WeightLayerOptions deconv(int64_t in, int64_t out, int64_t kernel) {
+    return {LayerKind::kDeconv, in, out, kernel};
+  }
   static WeightLayerOptions linear(int64_t in, int64_t out) { return {LayerKind::kLinear, in, out, 1}; }
 
   TORCH_ARG(LayerKind, kind);

@@ -29,7 +29,7 @@ torch::Tensor direal_layer_penalty(const torch::Tensor& filters, double tau, dou
 class Direal {
  public:
   Direal(std::vector<models::WeightLayer> layers, DirealOptions options);
-  torch::Tensor value() const;  // R(N) = Σ_l J_l (logged every step)
+  torch::Tensor value() const;                       // R(N) = Σ_l J_l (logged every step)
   double lambda() const { return options_.lambda; }  // the weight of R in the loss
   size_t num_layers() const { return layers_.size(); }
 

@@ -29,7 +29,8 @@ torch::Tensor r1_penalty(const Critic& d, const torch::Tensor& real, const R1Opt
   const auto x = real.detach().requires_grad_(true);
   const auto out = d(x);
   const auto g = torch::autograd::grad({out.sum()}, {x}, {}, true, true)[0];
-  return (o.gamma / 2) * g.reshape({g.size(0), -1}).square().sum(1).mean() * static_cast<double>(std::max<int64_t>(1, o.interval));
+  return (o.gamma / 2) * g.reshape({g.size(0), -1}).square().sum(1).mean() *
+         static_cast<double>(std::max<int64_t>(1, o.interval));
 }
 
 }  // namespace gantry::reg

@@ -90,8 +90,9 @@ std::optional<LoadedCheckpoint> load_newest_valid(const fs::path& dir, bool repo
       load_archive(c.archive, payload, device);
       return c;
     } catch (const std::exception& e) {
-      if (report) std::fprintf(stderr, "gantry: checkpoint %s is unusable (%s); falling back to the previous one\n",
-                               p.c_str(), e.what());
+      if (report)
+        std::fprintf(stderr, "gantry: checkpoint %s is unusable (%s); falling back to the previous one\n", p.c_str(),
+                     e.what());
     }
   }
   return std::nullopt;

@@ -23,8 +23,9 @@ struct CheckpointNets {
   std::shared_ptr<models::Discriminator> d;
 
   torch::nn::Module& module(Net net) {
-    return net == Net::kG ? static_cast<torch::nn::Module&>(*g)
-                          : net == Net::kD ? static_cast<torch::nn::Module&>(*d) : static_cast<torch::nn::Module&>(*g_ema);
+    return net == Net::kG   ? static_cast<torch::nn::Module&>(*g)
+           : net == Net::kD ? static_cast<torch::nn::Module&>(*d)
+                            : static_cast<torch::nn::Module&>(*g_ema);
   }
 };
 

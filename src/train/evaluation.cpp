@@ -42,8 +42,10 @@ std::vector<torch::Tensor> gather_chunks(int64_t count, int64_t batch, int outpu
   std::vector<torch::Tensor> result;
   for (int i = 0; i < outputs; ++i) {
     // A rank without chunks still takes part, with [0, F] rows (F agreed by a max-reduce).
-    const auto widths = comm.all_gather(torch::tensor({mine[i].empty() ? int64_t{0} : mine[i][0].size(1)}, torch::kLong));
-    const auto local = mine[i].empty() ? torch::empty({0, widths.max().item<int64_t>()}, torch::kFloat) : torch::cat(mine[i]);
+    const auto widths =
+        comm.all_gather(torch::tensor({mine[i].empty() ? int64_t{0} : mine[i][0].size(1)}, torch::kLong));
+    const auto local =
+        mine[i].empty() ? torch::empty({0, widths.max().item<int64_t>()}, torch::kFloat) : torch::cat(mine[i]);
     std::vector<int64_t> rows;
     const auto all = comm.all_gather(local, &rows);
     // Rank r's rows are its chunks r, r+W, ... in order: put them back in chunk order.
@@ -67,8 +69,8 @@ std::string env_or(const char* name, const std::string& fallback) {
 
 // FID reference statistics of `path` in the network's space: from the cache, or computed across ranks and cached.
 // Rank 0 returns them; other ranks an empty FeatureStats.
-eval::FeatureStats reference_stats(const fs::path& path, int64_t limit, eval::FeatureNet& net, dist::Communicator& comm, int64_t batch,
-                                   const fs::path& cache_dir, json& info) {
+eval::FeatureStats reference_stats(const fs::path& path, int64_t limit, eval::FeatureNet& net, dist::Communicator& comm,
+                                   int64_t batch, const fs::path& cache_dir, json& info) {
   data::H5ImageFile file(path.string());
   const auto& di = file.info();
   const int64_t n = limit > 0 ? std::min(limit, di.count) : di.count;
@@ -127,7 +129,8 @@ void check_request(const EvalRequest& req, const TrainConfig& config, bool have_
   if (req.batch < 1) throw std::invalid_argument("eval: batch must be positive");
   if (m.fid) {
     const std::string path = req.reference.empty() ? config.data.path : req.reference;
-    if (path.empty()) throw std::invalid_argument("eval: FID needs reference data (--reference or the config's data.path)");
+    if (path.empty())
+      throw std::invalid_argument("eval: FID needs reference data (--reference or the config's data.path)");
     const auto di = data::inspect_dataset(path);
     const auto& mc = config.model;
     if (di.channels != mc.channels || di.height != mc.resolution || di.width != mc.resolution)
@@ -177,8 +180,8 @@ json evaluate(models::Generator& g, models::Discriminator* d, const TrainConfig&
   }
   if (comm.rank() != 0) return json::object();
 
-  json r = {{"event", "eval"}, {"step", step}, {"net", req.ema ? "G_ema" : "G"}, {"count", count},
-            {"seed", req.seed}, {"ranks", comm.size()}};
+  json r = {{"event", "eval"}, {"step", step},     {"net", req.ema ? "G_ema" : "G"},
+            {"count", count},  {"seed", req.seed}, {"ranks", comm.size()}};
   if (use_net) {
     r["feature_space"] = net->feature_space();
     r["feature_net_digest"] = net->digest();
@@ -195,17 +198,17 @@ json evaluate(models::Generator& g, models::Discriminator* d, const TrainConfig&
   }
   if (m.modes) {
     const auto mc = eval::mode_coverage(out[0], mixture_by_name(config.data.mixture));
-    r["modes"] = {{"mixture", config.data.mixture}, {"captured", mc.modes_captured}, {"total", mc.modes_total},
-                  {"high_quality_share", mc.high_quality_share}, {"kl", mc.kl_from_uniform},
-                  {"histogram", mc.histogram}};
+    r["modes"] = {{"mixture", config.data.mixture}, {"captured", mc.modes_captured},
+                  {"total", mc.modes_total},        {"high_quality_share", mc.high_quality_share},
+                  {"kl", mc.kl_from_uniform},       {"histogram", mc.histogram}};
   }
   if (m.diversity) {
     json dv;
     const auto rg = g.direal_layers(), rd = d ? d->direal_layers() : std::vector<models::WeightLayer>{};
-    dv["R_G"] = rg.empty() ? json(nullptr)
-                           : json(reg::Direal(rg, {config.reg.direal_tau_g, 1.0}).value().item<double>());
-    dv["R_D"] = rd.empty() ? json(nullptr)
-                           : json(reg::Direal(rd, {config.reg.direal_tau_d, 1.0}).value().item<double>());
+    dv["R_G"] =
+        rg.empty() ? json(nullptr) : json(reg::Direal(rg, {config.reg.direal_tau_g, 1.0}).value().item<double>());
+    dv["R_D"] =
+        rd.empty() ? json(nullptr) : json(reg::Direal(rd, {config.reg.direal_tau_d, 1.0}).value().item<double>());
     dv["tau_g"] = config.reg.direal_tau_g;
     dv["tau_d"] = config.reg.direal_tau_d;
     dv["mean_pairwise_distance"] = eval::mean_pairwise_distance(out[0]);

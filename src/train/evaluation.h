@@ -27,13 +27,13 @@ namespace gantry::train {
 
 struct EvalRequest {
   eval::MetricSet metrics;
-  int64_t count = 0;          // generated samples (0: 2500 for modes, else 10000)
-  bool ema = true;            // label only: the caller passes G or G_ema
+  int64_t count = 0;  // generated samples (0: 2500 for modes, else 10000)
+  bool ema = true;    // label only: the caller passes G or G_ema
   uint64_t seed = 0;
-  int64_t splits = 10;        // IS
-  int64_t batch = 250;        // samples per generation chunk
-  std::string reference;      // FID: packed dataset of real images (default: the config's data.path)
-  int64_t reference_count = 0;  // FID: real images used (0: all)
+  int64_t splits = 10;                // IS
+  int64_t batch = 250;                // samples per generation chunk
+  std::string reference;              // FID: packed dataset of real images (default: the config's data.path)
+  int64_t reference_count = 0;        // FID: real images used (0: all)
   std::filesystem::path stats_cache;  // FID: directory of cached reference statistics (default: default_stats_cache())
 };
 

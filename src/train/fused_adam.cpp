@@ -56,13 +56,15 @@ void FusedAdam::update(const std::optional<torch::Tensor>& skip) {
     }
     if (params.empty()) continue;
     // Count the step first (the kernel reads t for the bias corrections); a skipped step adds 0.
-    if (skip) at::_foreach_add_(steps, 1 - skip->to(steps.front().device(), torch::kFloat));
-    else at::_foreach_add_(steps, 1);
+    if (skip)
+      at::_foreach_add_(steps, 1 - skip->to(steps.front().device(), torch::kFloat));
+    else
+      at::_foreach_add_(steps, 1);
     const auto [beta1, beta2] = o.betas();
-    at::_fused_adam_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, o.lr(), beta1, beta2,
-                     o.weight_decay(), o.eps(), /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/std::nullopt,
-                     skip ? std::optional<torch::Tensor>(skip->to(params.front().device(), torch::kFloat))
-                          : std::nullopt);
+    at::_fused_adam_(
+        params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, o.lr(), beta1, beta2, o.weight_decay(),
+        o.eps(), /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/std::nullopt,
+        skip ? std::optional<torch::Tensor>(skip->to(params.front().device(), torch::kFloat)) : std::nullopt);
   }
 }
 

@@ -214,10 +214,10 @@ class Trainer {
   int64_t step_ = 0, images_seen_ = 0, d_steps_ = 0, bad_streak_ = 0, skipped_ = 0;
   torch::Tensor last_real_;
   std::ofstream metrics_;
-  std::unique_ptr<TensorBoardWriter> tb_;  // rank 0
-  std::unique_ptr<StepProfiler> profiler_;   // GANTRY_PROFILE, rank 0
-  StepTimingLog timing_log_;                 // log.timing
-  std::ofstream timing_;                     // rank 0: timing.jsonl
+  std::unique_ptr<TensorBoardWriter> tb_;   // rank 0
+  std::unique_ptr<StepProfiler> profiler_;  // GANTRY_PROFILE, rank 0
+  StepTimingLog timing_log_;                // log.timing
+  std::ofstream timing_;                    // rank 0: timing.jsonl
   Clock::time_point started_;
 };
 
@@ -257,8 +257,12 @@ void Trainer::build() {
   if (c.model.arch == models::Arch::kSgan || c.model.mlp_banks > 0) g_sync_options.overlap = false;
   sync_g_ = std::make_unique<dist::GradSync>(*g_, comm_, g_sync_options);
   sync_d_ = std::make_unique<dist::GradSync>(*d_, comm_, sync_options);
-  if (c.reg.direal_d) direal_d_ = std::make_unique<reg::Direal>(d_->direal_layers(), reg::DirealOptions{c.reg.direal_tau_d, c.reg.direal_lambda_d});
-  if (c.reg.direal_g) direal_g_ = std::make_unique<reg::Direal>(g_->direal_layers(), reg::DirealOptions{c.reg.direal_tau_g, c.reg.direal_lambda_g});
+  if (c.reg.direal_d)
+    direal_d_ = std::make_unique<reg::Direal>(d_->direal_layers(),
+                                              reg::DirealOptions{c.reg.direal_tau_d, c.reg.direal_lambda_d});
+  if (c.reg.direal_g)
+    direal_g_ = std::make_unique<reg::Direal>(g_->direal_layers(),
+                                              reg::DirealOptions{c.reg.direal_tau_g, c.reg.direal_lambda_g});
   if (c.reg.ha_lambda_d > 0) ha_d_ = std::make_unique<reg::HistoricalAverage>(d_->parameters(), c.reg.ha_lambda_d);
   if (c.reg.ha_lambda_g > 0) ha_g_ = std::make_unique<reg::HistoricalAverage>(g_->parameters(), c.reg.ha_lambda_g);
 }
@@ -326,7 +330,8 @@ void Trainer::samples() {
   if (world_.rank() != 0) return;
   torch::NoGradGuard ng;
   fs::create_directories(opt_.run_dir / "samples");
-  const auto z = torch::randn({cfg_.log.sample_count, cfg_.model.z_dim}, generator(key(cfg_.train.seed, kSampleZ))).to(device_);
+  const auto z =
+      torch::randn({cfg_.log.sample_count, cfg_.model.z_dim}, generator(key(cfg_.train.seed, kSampleZ))).to(device_);
   char name[64];
   for (auto [g, prefix] : {std::pair{g_, "g"}, std::pair{g_ema_, "g_ema"}}) {
     torch::Tensor x;
@@ -358,7 +363,8 @@ void Trainer::evaluate() {
   req.count = e.count;
   req.ema = e.ema;
   req.seed = cfg_.train.seed;
-  if (req.metrics.needs_feature_net() && !feature_net_) feature_net_ = std::make_unique<eval::FeatureNet>(e.feature_net, device_);
+  if (req.metrics.needs_feature_net() && !feature_net_)
+    feature_net_ = std::make_unique<eval::FeatureNet>(e.feature_net, device_);
   auto& g = e.ema ? *g_ema_ : *g_;
   const auto result = train::evaluate(g, d_.get(), cfg_, step_, comm_, device_, req, feature_net_.get());
   if (world_.rank() != 0) return;
@@ -370,7 +376,6 @@ void Trainer::evaluate() {
 }
 
 torch::Tensor Trainer::critic_logits(const torch::Tensor& x, models::DOutput* out) {
-  // D's (possibly GN/PGN-normalised) output for x.
   const auto kind = cfg_.reg.grad_norm;
   if (kind == reg::GradNorm::kNone) {
     auto o = d_forward(x);
@@ -496,7 +501,8 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
   if (c.reg.r1_gamma > 0 && reg::r1_due({c.reg.r1_gamma, c.reg.r1_interval}, d_steps_))
     add("r1", reg::r1_penalty(critic, real, {c.reg.r1_gamma, c.reg.r1_interval}));
   if (c.reg.cr_lambda > 0) {
-    const auto aug = reg::cr_augment(real, c.reg.cr_shift, generator(key(c.train.seed, kCr, phase_id(t, k), rank))).to(device_);
+    const auto aug =
+        reg::cr_augment(real, c.reg.cr_shift, generator(key(c.train.seed, kCr, phase_id(t, k), rank))).to(device_);
     add("cr", reg::consistency_term(f_real, critic_logits(aug), c.reg.cr_lambda));
   }
   if (direal_d_) {
@@ -590,8 +596,13 @@ void Trainer::log(int64_t t, const StepMetrics& step_metrics, double dt, int64_t
   if (world_.rank() != 0) return;
   if (cfg_.log.timing) timing_log_.write(timing_, t + 1, world_.size(), cfg_.train.grad_sync_overlap);
   const double img_s = n_steps * cfg_.data.batch * cfg_.train.n_dis / dt;
-  nlohmann::json j = {{"step", t + 1}, {"images_seen", images_seen_}, {"img_s", img_s}, {"s_per_kimg", 1000.0 / img_s},
-                      {"skipped_updates", skipped_}, {"peak_rss_mb", peak_rss_mb()}, {"ranks", world_.size()}};
+  nlohmann::json j = {{"step", t + 1},
+                      {"images_seen", images_seen_},
+                      {"img_s", img_s},
+                      {"s_per_kimg", 1000.0 / img_s},
+                      {"skipped_updates", skipped_},
+                      {"peak_rss_mb", peak_rss_mb()},
+                      {"ranks", world_.size()}};
   if (device_.is_cuda()) j["peak_gpu_mb"] = peak_device_mb(device_);  // rank 0's device
   for (const auto& [k, v] : m) j[k] = v;
   metrics_ << j.dump() << "\n";
@@ -670,7 +681,8 @@ int Trainer::run(const std::atomic<int>& stop) {
       exit_code = kExitPreempted;
       break;
     }
-    const double lr_scale = cfg_.train.lr_schedule == LrSchedule::kLinear ? 1.0 - static_cast<double>(t) / cfg_.train.steps : 1.0;
+    const double lr_scale =
+        cfg_.train.lr_schedule == LrSchedule::kLinear ? 1.0 - static_cast<double>(t) / cfg_.train.steps : 1.0;
     set_lr(*opt_g_, cfg_.train.g.lr * lr_scale);
     set_lr(*opt_d_, cfg_.train.d.lr * lr_scale);
     if (profiler_) profiler_->before_step(t);
@@ -686,8 +698,9 @@ int Trainer::run(const std::atomic<int>& stop) {
     // (exit 1) without checkpointing any of them: the last checkpoint is of a good step.
     bad_streak_ = skipped_now > 0 ? bad_streak_ + 1 : 0;
     if (bad_streak_ >= cfg_.train.max_bad_steps)
-      throw std::runtime_error(std::to_string(bad_streak_) +
-                               " steps in a row with non-finite gradients: stopping; the last checkpoint is of a good step");
+      throw std::runtime_error(
+          std::to_string(bad_streak_) +
+          " steps in a row with non-finite gradients: stopping; the last checkpoint is of a good step");
     ++window_steps;
     if (step_ % cfg_.log.every == 0 || step_ == cfg_.train.steps) {
       log(t, m, std::chrono::duration<double>(Clock::now() - window).count(), window_steps);
@@ -703,7 +716,10 @@ int Trainer::run(const std::atomic<int>& stop) {
     if (cfg_.eval.every > 0 && (step_ % cfg_.eval.every == 0 || step_ == cfg_.train.steps)) evaluate();
   }
   if (world_.rank() == 0 && exit_code == 0) {
-    nlohmann::json j = {{"done", true}, {"step", step_}, {"images_seen", images_seen_}, {"skipped_updates", skipped_},
+    nlohmann::json j = {{"done", true},
+                        {"step", step_},
+                        {"images_seen", images_seen_},
+                        {"skipped_updates", skipped_},
                         {"seconds", std::chrono::duration<double>(Clock::now() - started_).count()}};
     std::printf("%s\n", j.dump().c_str());
   }

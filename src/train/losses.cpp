@@ -13,8 +13,10 @@ torch::Tensor d_loss(Loss loss, const torch::Tensor& real, const torch::Tensor& 
       return F::binary_cross_entropy_with_logits(r, torch::full_like(r, real_target)) +
              F::binary_cross_entropy_with_logits(f, torch::zeros_like(f));
     }
-    case Loss::kHinge: return torch::relu(1 - real).mean() + torch::relu(1 + fake).mean();
-    case Loss::kWasserstein: return fake.mean() - real.mean();
+    case Loss::kHinge:
+      return torch::relu(1 - real).mean() + torch::relu(1 + fake).mean();
+    case Loss::kWasserstein:
+      return fake.mean() - real.mean();
   }
   return {};
 }

@@ -43,8 +43,9 @@ void write_points_npy(const torch::Tensor& points, const std::string& path) {
   const uint16_t len = static_cast<uint16_t>(header.size());
   prefix += static_cast<char>(len & 0xff);
   prefix += static_cast<char>(len >> 8);
-  write_bytes_atomically(path, {prefix, header,
-                                std::string_view(reinterpret_cast<const char*>(p.data_ptr<float>()), p.numel() * sizeof(float))});
+  write_bytes_atomically(
+      path, {prefix, header,
+             std::string_view(reinterpret_cast<const char*>(p.data_ptr<float>()), p.numel() * sizeof(float))});
 }
 
 void write_scatter_png(const torch::Tensor& points, const Mixture2D& mixture, const std::string& path, int size) {
@@ -76,8 +77,8 @@ void write_scatter_png(const torch::Tensor& points, const Mixture2D& mixture, co
     const double r = std::max(3 * mixture.sigma / (2 * extent) * (size - 1), 4.0);
     for (int k = 0; k < 720; ++k) {
       const double t = k * M_PI / 360;
-      put(static_cast<int>(std::lround(px(c[0]) + r * std::cos(t))), static_cast<int>(std::lround(px(-c[1]) + r * std::sin(t))),
-          1.0f, -1.0f, -1.0f);
+      put(static_cast<int>(std::lround(px(c[0]) + r * std::cos(t))),
+          static_cast<int>(std::lround(px(-c[1]) + r * std::sin(t))), 1.0f, -1.0f, -1.0f);
     }
   }
   write_png(img, path);

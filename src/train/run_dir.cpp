@@ -68,7 +68,8 @@ void check_same_config_on_all_ranks(dist::World& world, const TrainConfig& confi
   MPI_Allgather(&mine, 1, MPI_UNSIGNED_LONG_LONG, all.data(), 1, MPI_UNSIGNED_LONG_LONG, world.comm().mpi_comm());
   for (size_t r = 1; r < all.size(); ++r)
     if (all[r] != all[0])
-      bad("rank " + std::to_string(r) + " resolved another config or data file than rank 0 (different --config, --set "
+      bad("rank " + std::to_string(r) +
+          " resolved another config or data file than rank 0 (different --config, --set "
           "or data per rank?): every rank must train the same config on the same data");
 }
 

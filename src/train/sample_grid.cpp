@@ -13,13 +13,21 @@ namespace gantry::train {
 namespace {
 // (C, H, W) in [−1, 1] → HWC uint8.
 torch::Tensor to_hwc_u8(const torch::Tensor& chw) {
-  return chw.detach().to(torch::kCPU, torch::kFloat).add(1).mul(127.5).round().clamp(0, 255).to(torch::kUInt8)
-      .permute({1, 2, 0}).contiguous();
+  return chw.detach()
+      .to(torch::kCPU, torch::kFloat)
+      .add(1)
+      .mul(127.5)
+      .round()
+      .clamp(0, 255)
+      .to(torch::kUInt8)
+      .permute({1, 2, 0})
+      .contiguous();
 }
 void save(const torch::Tensor& hwc, const std::string& path) {
   const int h = static_cast<int>(hwc.size(0)), w = static_cast<int>(hwc.size(1)), c = static_cast<int>(hwc.size(2));
   write_atomically(path, [&](const std::filesystem::path& temp) {
-    if (!stbi_write_png(temp.c_str(), w, h, c, hwc.data_ptr<uint8_t>(), w * c)) throw std::runtime_error("cannot write " + path);
+    if (!stbi_write_png(temp.c_str(), w, h, c, hwc.data_ptr<uint8_t>(), w * c))
+      throw std::runtime_error("cannot write " + path);
   });
 }
 }  // namespace
@@ -32,7 +40,9 @@ torch::Tensor grid_hwc_u8(const torch::Tensor& images) {
   auto grid = torch::full({c, rows * (h + pad) + pad, cols * (w + pad) + pad}, -1.0f);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t r = i / cols, k = i % cols;
-    grid.narrow(1, pad + r * (h + pad), h).narrow(2, pad + k * (w + pad), w).copy_(images[i].detach().to(torch::kCPU, torch::kFloat));
+    grid.narrow(1, pad + r * (h + pad), h)
+        .narrow(2, pad + k * (w + pad), w)
+        .copy_(images[i].detach().to(torch::kCPU, torch::kFloat));
   }
   return to_hwc_u8(grid);
 }

@@ -17,8 +17,8 @@ std::unique_ptr<StepProfiler> StepProfiler::from_env(int rank, bool cuda) {
   long long first = -1, last = -1;
   int used = 0;
   const std::string s(spec);
-  if (std::sscanf(spec, "%lld-%lld:%n", &first, &last, &used) != 2 || used == 0 || used >= (int)s.size() ||
-      first < 0 || last < first)
+  if (std::sscanf(spec, "%lld-%lld:%n", &first, &last, &used) != 2 || used == 0 || used >= (int)s.size() || first < 0 ||
+      last < first)
     throw std::invalid_argument("GANTRY_PROFILE must be FIRST-LAST:FILE (steps, 0-based), not '" + s + "'");
   if (rank != 0) return nullptr;  // every rank checks the value; rank 0 profiles
   return std::unique_ptr<StepProfiler>(new StepProfiler(first, last, s.substr(used), cuda));

@@ -14,7 +14,8 @@ namespace gantry::train {
 
 class StepProfiler {
  public:
-  // Null when GANTRY_PROFILE is unset or this is not rank 0; throws std::invalid_argument on a malformed value (every rank).
+  // Null when GANTRY_PROFILE is unset or this is not rank 0; throws std::invalid_argument on a malformed value (every
+  // rank).
   static std::unique_ptr<StepProfiler> from_env(int rank, bool cuda);
   ~StepProfiler();
   void before_step(int64_t step);  // starts profiling at FIRST

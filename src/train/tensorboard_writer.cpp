@@ -45,9 +45,7 @@ void field_bytes(std::string& s, int field, const std::string& v) {
   s += v;
 }
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 // Event{wall_time = 1, step = 2, summary = 5{value = 1{...}}}
 std::string event_with_value(int64_t step, const std::string& value) {

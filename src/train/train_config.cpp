@@ -44,50 +44,105 @@ std::vector<Field> fields(TrainConfig& c) {
   auto& t = c.train;
   auto& r = c.reg;
   return {
-      {"model.arch", choice(&m.arch)}, {"model.resolution", &m.resolution}, {"model.channels", &m.channels},
-      {"model.z_dim", &m.z_dim}, {"model.g_width", &m.g_width}, {"model.d_width", &m.d_width},
-      {"model.g_norm", choice(&m.g_norm)}, {"model.d_norm", choice(&m.d_norm)},
-      {"model.g_weight_norm", choice(&m.g_weight_norm)}, {"model.d_weight_norm", choice(&m.d_weight_norm)}, {"model.sync_batch_norm", &m.sync_batch_norm},
-      {"model.vbn_reference", &m.vbn_reference}, {"model.mbd_kernels", &m.mbd_kernels},
-      {"model.mbd_kernel_dim", &m.mbd_kernel_dim}, {"model.sdeconv_sets", &m.sdeconv_sets},
-      {"model.sdeconv_layers", &m.sdeconv_layers}, {"model.mlp_hidden", &m.mlp_hidden},
-      {"model.mlp_depth", &m.mlp_depth}, {"model.data_dim", &m.data_dim},
+      {"model.arch", choice(&m.arch)},
+      {"model.resolution", &m.resolution},
+      {"model.channels", &m.channels},
+      {"model.z_dim", &m.z_dim},
+      {"model.g_width", &m.g_width},
+      {"model.d_width", &m.d_width},
+      {"model.g_norm", choice(&m.g_norm)},
+      {"model.d_norm", choice(&m.d_norm)},
+      {"model.g_weight_norm", choice(&m.g_weight_norm)},
+      {"model.d_weight_norm", choice(&m.d_weight_norm)},
+      {"model.sync_batch_norm", &m.sync_batch_norm},
+      {"model.vbn_reference", &m.vbn_reference},
+      {"model.mbd_kernels", &m.mbd_kernels},
+      {"model.mbd_kernel_dim", &m.mbd_kernel_dim},
+      {"model.sdeconv_sets", &m.sdeconv_sets},
+      {"model.sdeconv_layers", &m.sdeconv_layers},
+      {"model.mlp_hidden", &m.mlp_hidden},
+      {"model.mlp_depth", &m.mlp_depth},
+      {"model.data_dim", &m.data_dim},
       {"model.mlp_banks", &m.mlp_banks},
-      {"data.path", &c.data.path}, {"data.mixture", &c.data.mixture}, {"data.batch", &c.data.batch}, {"data.hflip", &c.data.hflip},
-      {"data.shift", &c.data.shift}, {"data.last_batch", choice(&c.data.last_batch)}, {"data.prefetch", &c.data.prefetch},
-      {"data.decode_threads", &c.data.decode_threads}, {"data.in_memory", &c.data.in_memory},
+      {"data.path", &c.data.path},
+      {"data.mixture", &c.data.mixture},
+      {"data.batch", &c.data.batch},
+      {"data.hflip", &c.data.hflip},
+      {"data.shift", &c.data.shift},
+      {"data.last_batch", choice(&c.data.last_batch)},
+      {"data.prefetch", &c.data.prefetch},
+      {"data.decode_threads", &c.data.decode_threads},
+      {"data.in_memory", &c.data.in_memory},
       {"data.file_locking", &c.data.file_locking},
-      {"train.steps", &t.steps}, {"train.n_dis", &t.n_dis}, {"train.g_batch", &t.g_batch}, {"train.loss", choice(&t.loss)},
-      {"train.lr_g", &t.g.lr}, {"train.lr_d", &t.d.lr}, {"train.beta1_g", &t.g.beta1}, {"train.beta2_g", &t.g.beta2},
-      {"train.beta1_d", &t.d.beta1}, {"train.beta2_d", &t.d.beta2}, {"train.lr_schedule", choice(&t.lr_schedule)},
-      {"train.seed", &t.seed}, {"train.ema_beta", &t.ema_beta}, {"train.ema_start", &t.ema_start},
-      {"train.checkpoint_every", &t.checkpoint_every}, {"train.keep_checkpoints", &t.keep_checkpoints},
-      {"train.max_bad_steps", &t.max_bad_steps}, {"train.stop_signals", &t.stop_signals},
-      {"train.precision", choice(&t.precision)}, {"train.channels_last", &t.channels_last},
-      {"train.grad_sync_overlap", &t.grad_sync_overlap}, {"train.bucket_cap_mb", &t.bucket_cap_mb},
-      {"reg.direal_d", &r.direal_d}, {"reg.direal_g", &r.direal_g}, {"reg.direal_tau_d", &r.direal_tau_d},
-      {"reg.direal_tau_g", &r.direal_tau_g}, {"reg.direal_lambda_d", &r.direal_lambda_d},
-      {"reg.direal_lambda_g", &r.direal_lambda_g}, {"reg.grad_norm", choice(&r.grad_norm)}, {"reg.wgan_gp", &r.wgan_gp},
-      {"reg.gp_lambda", &r.gp_lambda}, {"reg.r1_gamma", &r.r1_gamma}, {"reg.r1_interval", &r.r1_interval},
-      {"reg.cr_lambda", &r.cr_lambda}, {"reg.cr_shift", &r.cr_shift}, {"reg.feature_matching", &r.feature_matching},
-      {"reg.fm_distance", choice(&r.fm_distance)}, {"reg.ha_lambda_d", &r.ha_lambda_d}, {"reg.ha_lambda_g", &r.ha_lambda_g},
-      {"reg.label_smoothing", &r.label_smoothing}, {"reg.split_loss_lambda", &r.split_loss_lambda},
-      {"log.every", &c.log.every}, {"log.sample_every", &c.log.sample_every}, {"log.sample_count", &c.log.sample_count},
+      {"train.steps", &t.steps},
+      {"train.n_dis", &t.n_dis},
+      {"train.g_batch", &t.g_batch},
+      {"train.loss", choice(&t.loss)},
+      {"train.lr_g", &t.g.lr},
+      {"train.lr_d", &t.d.lr},
+      {"train.beta1_g", &t.g.beta1},
+      {"train.beta2_g", &t.g.beta2},
+      {"train.beta1_d", &t.d.beta1},
+      {"train.beta2_d", &t.d.beta2},
+      {"train.lr_schedule", choice(&t.lr_schedule)},
+      {"train.seed", &t.seed},
+      {"train.ema_beta", &t.ema_beta},
+      {"train.ema_start", &t.ema_start},
+      {"train.checkpoint_every", &t.checkpoint_every},
+      {"train.keep_checkpoints", &t.keep_checkpoints},
+      {"train.max_bad_steps", &t.max_bad_steps},
+      {"train.stop_signals", &t.stop_signals},
+      {"train.precision", choice(&t.precision)},
+      {"train.channels_last", &t.channels_last},
+      {"train.grad_sync_overlap", &t.grad_sync_overlap},
+      {"train.bucket_cap_mb", &t.bucket_cap_mb},
+      {"reg.direal_d", &r.direal_d},
+      {"reg.direal_g", &r.direal_g},
+      {"reg.direal_tau_d", &r.direal_tau_d},
+      {"reg.direal_tau_g", &r.direal_tau_g},
+      {"reg.direal_lambda_d", &r.direal_lambda_d},
+      {"reg.direal_lambda_g", &r.direal_lambda_g},
+      {"reg.grad_norm", choice(&r.grad_norm)},
+      {"reg.wgan_gp", &r.wgan_gp},
+      {"reg.gp_lambda", &r.gp_lambda},
+      {"reg.r1_gamma", &r.r1_gamma},
+      {"reg.r1_interval", &r.r1_interval},
+      {"reg.cr_lambda", &r.cr_lambda},
+      {"reg.cr_shift", &r.cr_shift},
+      {"reg.feature_matching", &r.feature_matching},
+      {"reg.fm_distance", choice(&r.fm_distance)},
+      {"reg.ha_lambda_d", &r.ha_lambda_d},
+      {"reg.ha_lambda_g", &r.ha_lambda_g},
+      {"reg.label_smoothing", &r.label_smoothing},
+      {"reg.split_loss_lambda", &r.split_loss_lambda},
+      {"log.every", &c.log.every},
+      {"log.sample_every", &c.log.sample_every},
+      {"log.sample_count", &c.log.sample_count},
       {"log.timing", &c.log.timing},
-      {"eval.every", &c.eval.every}, {"eval.metrics", &c.eval.metrics}, {"eval.count", &c.eval.count},
-      {"eval.feature_net", &c.eval.feature_net}, {"eval.ema", &c.eval.ema},
+      {"eval.every", &c.eval.every},
+      {"eval.metrics", &c.eval.metrics},
+      {"eval.count", &c.eval.count},
+      {"eval.feature_net", &c.eval.feature_net},
+      {"eval.ema", &c.eval.ema},
   };
 }
 
 const char* type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    default: return "a date/time";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    default:
+      return "a date/time";
   }
 }
 
@@ -95,36 +150,36 @@ void assign(const Field& f, const toml::node& n) {
   auto bad = [&](const char* want) {
     return std::invalid_argument("config: " + f.key + " must be " + want + ", not " + type_name(n));
   };
-  if (const auto* c = std::get_if<ChoiceRef>(&f.target)) {
-    if (!n.is_string()) throw bad("a string");
-    try {
-      c->set(n.as_string()->get());
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("config: " + f.key + " " + e.what());
-    }
-    return;
-  }
   std::visit(
-      [&](auto p) {
-        using T = std::remove_pointer_t<decltype(p)>;
-        if constexpr (std::is_same_v<decltype(p), ChoiceRef>) {
-        } else if constexpr (std::is_same_v<T, bool>) {
+      [&](const auto& p) {
+        using P = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<P, ChoiceRef>) {
+          if (!n.is_string()) throw bad("a string");
+          try {
+            p.set(n.as_string()->get());
+          } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument("config: " + f.key + " " + e.what());
+          }
+        } else if constexpr (std::is_same_v<P, bool*>) {
           if (!n.is_boolean()) throw bad("true or false");
           *p = n.as_boolean()->get();
-        } else if constexpr (std::is_same_v<T, std::string>) {
+        } else if constexpr (std::is_same_v<P, std::string*>) {
           if (!n.is_string()) throw bad("a string");
           *p = n.as_string()->get();
-        } else if constexpr (std::is_same_v<T, double>) {
-          if (n.is_integer()) *p = static_cast<double>(n.as_integer()->get());
-          else if (n.is_floating_point()) *p = n.as_floating_point()->get();
-          else throw bad("a number");
+        } else if constexpr (std::is_same_v<P, double*>) {
+          if (n.is_integer())
+            *p = static_cast<double>(n.as_integer()->get());
+          else if (n.is_floating_point())
+            *p = n.as_floating_point()->get();
+          else
+            throw bad("a number");
         } else {
           if (!n.is_integer()) throw bad("an integer");
           const int64_t v = n.as_integer()->get();
-          if constexpr (std::is_same_v<T, uint64_t>) {
+          if constexpr (std::is_same_v<P, uint64_t*>) {
             if (v < 0) throw std::invalid_argument("config: " + f.key + " must be non-negative");
           }
-          *p = static_cast<T>(v);
+          *p = static_cast<std::remove_pointer_t<P>>(v);
         }
       },
       f.target);
@@ -154,16 +209,35 @@ struct IntRange {
 };
 constexpr int64_t kMaxSteps = int64_t{1} << 40;
 const IntRange kIntRanges[] = {
-    {"model.z_dim", 1, 65536},          {"model.g_width", 0, 16384},       {"model.d_width", 0, 16384},
-    {"model.vbn_reference", 2, 65536},  {"model.mbd_kernels", 0, 4096},    {"model.mbd_kernel_dim", 1, 1024},
-    {"model.sdeconv_sets", 1, 256},     {"model.sdeconv_layers", 0, 16},   {"model.mlp_hidden", 1, 65536},
-    {"model.mlp_depth", 2, 64},         {"model.data_dim", 1, 65536},      {"model.mlp_banks", 0, 63},
-    {"data.batch", 1, 1 << 20},         {"data.shift", 0, 4096},           {"data.prefetch", 1, 1024},
-    {"data.decode_threads", 1, 1024},   {"train.steps", 1, kMaxSteps},     {"train.n_dis", 1, 1000},
-    {"train.g_batch", 0, 1 << 20},      {"train.ema_start", 0, kMaxSteps}, {"train.checkpoint_every", 1, kMaxSteps},
-    {"train.keep_checkpoints", 1, 1 << 20}, {"train.max_bad_steps", 1, kMaxSteps}, {"reg.r1_interval", 1, kMaxSteps},
-    {"log.every", 1, kMaxSteps},        {"log.sample_every", 1, kMaxSteps}, {"log.sample_count", 1, 65536},
-    {"eval.every", 0, kMaxSteps},       {"eval.count", 0, 1 << 24},
+    {"model.z_dim", 1, 65536},
+    {"model.g_width", 0, 16384},
+    {"model.d_width", 0, 16384},
+    {"model.vbn_reference", 2, 65536},
+    {"model.mbd_kernels", 0, 4096},
+    {"model.mbd_kernel_dim", 1, 1024},
+    {"model.sdeconv_sets", 1, 256},
+    {"model.sdeconv_layers", 0, 16},
+    {"model.mlp_hidden", 1, 65536},
+    {"model.mlp_depth", 2, 64},
+    {"model.data_dim", 1, 65536},
+    {"model.mlp_banks", 0, 63},
+    {"data.batch", 1, 1 << 20},
+    {"data.shift", 0, 4096},
+    {"data.prefetch", 1, 1024},
+    {"data.decode_threads", 1, 1024},
+    {"train.steps", 1, kMaxSteps},
+    {"train.n_dis", 1, 1000},
+    {"train.g_batch", 0, 1 << 20},
+    {"train.ema_start", 0, kMaxSteps},
+    {"train.checkpoint_every", 1, kMaxSteps},
+    {"train.keep_checkpoints", 1, 1 << 20},
+    {"train.max_bad_steps", 1, kMaxSteps},
+    {"reg.r1_interval", 1, kMaxSteps},
+    {"log.every", 1, kMaxSteps},
+    {"log.sample_every", 1, kMaxSteps},
+    {"log.sample_count", 1, 65536},
+    {"eval.every", 0, kMaxSteps},
+    {"eval.count", 0, 1 << 24},
 };
 
 void check_int_ranges(TrainConfig& c) {
@@ -206,7 +280,8 @@ void check_mlp_fits(const models::ModelConfig& m) {
   const double have = available_memory_bytes();
   if (have > 0 && bytes > have) {
     char line[200];
-    std::snprintf(line, sizeof line, "model.mlp_hidden = %lld with model.mlp_depth = %lld needs ~%.1f GiB for weights, "
+    std::snprintf(line, sizeof line,
+                  "model.mlp_hidden = %lld with model.mlp_depth = %lld needs ~%.1f GiB for weights, "
                   "gradients and Adam state; this machine has %.1f GiB available",
                   static_cast<long long>(m.mlp_hidden), static_cast<long long>(m.mlp_depth), bytes / (1 << 30),
                   have / (1 << 30));
@@ -255,7 +330,8 @@ void validate(TrainConfig& c, int world_size) {
     require(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1, "Adam betas must be in [0, 1)");
   }
   require(t.ema_beta >= 0 && t.ema_beta < 1, "train.ema_beta must be in [0, 1)");
-  require(t.checkpoint_every > 0 && t.keep_checkpoints > 0, "train.checkpoint_every and keep_checkpoints must be positive");
+  require(t.checkpoint_every > 0 && t.keep_checkpoints > 0,
+          "train.checkpoint_every and keep_checkpoints must be positive");
   require(t.max_bad_steps > 0, "train.max_bad_steps must be positive");
   require(t.bucket_cap_mb > 0 && t.bucket_cap_mb <= 4096, "train.bucket_cap_mb must be in (0, 4096]");
   require(c.data.prefetch > 0 && c.data.decode_threads > 0, "data.prefetch and data.decode_threads must be positive");
@@ -279,11 +355,13 @@ void validate(TrainConfig& c, int world_size) {
   require(r.split_loss_lambda == 0 || c.g_batch() >= 2,
           "reg.split_loss_lambda pairs samples of the G batch: train.g_batch " + std::to_string(c.g_batch()) +
               " leaves fewer than 2");
-  require(c.log.every > 0 && c.log.sample_every > 0 && c.log.sample_count > 0, "log intervals and counts must be positive");
-  require(world_size > 0 && c.data.batch % world_size == 0,
-          "data.batch " + std::to_string(c.data.batch) + " must be a multiple of the world size " + std::to_string(world_size));
-  require(c.g_batch() % world_size == 0,
-          "train.g_batch " + std::to_string(c.g_batch()) + " must be a multiple of the world size " + std::to_string(world_size));
+  require(c.log.every > 0 && c.log.sample_every > 0 && c.log.sample_count > 0,
+          "log intervals and counts must be positive");
+  require(world_size > 0 && c.data.batch % world_size == 0, "data.batch " + std::to_string(c.data.batch) +
+                                                                " must be a multiple of the world size " +
+                                                                std::to_string(world_size));
+  require(c.g_batch() % world_size == 0, "train.g_batch " + std::to_string(c.g_batch()) +
+                                             " must be a multiple of the world size " + std::to_string(world_size));
   reg::check_compatible(c.model, {r.grad_norm, r.wgan_gp, r.r1_gamma > 0});
   check_mlp_fits(c.model);
   validate_eval(c);
@@ -304,7 +382,8 @@ void validate(TrainConfig& c, int world_size) {
           "data " + c.data.path + " holds " + std::to_string(info.channels) + "x" + std::to_string(info.height) + "x" +
               std::to_string(info.width) + " images, the model makes " + std::to_string(c.model.channels) + "x" +
               std::to_string(c.model.resolution) + "x" + std::to_string(c.model.resolution));
-  require(c.data.batch <= info.count, "data.batch is larger than the dataset (" + std::to_string(info.count) + " images)");
+  require(c.data.batch <= info.count,
+          "data.batch is larger than the dataset (" + std::to_string(info.count) + " images)");
 }
 
 TrainConfig load_config(const std::string& file, const std::vector<std::string>& overrides, int world_size) {
@@ -312,7 +391,8 @@ TrainConfig load_config(const std::string& file, const std::vector<std::string>&
   auto fs = fields(c);
   if (!file.empty()) {
     if (!std::filesystem::exists(file)) throw std::invalid_argument("config: " + file + ": no such file");
-    if (std::filesystem::is_directory(file)) throw std::invalid_argument("config: " + file + ": is a folder, not a TOML file");
+    if (std::filesystem::is_directory(file))
+      throw std::invalid_argument("config: " + file + ": is a folder, not a TOML file");
     try {
       apply_table(toml::parse_file(file), "", fs);
     } catch (const toml::parse_error& e) {
@@ -358,9 +438,12 @@ std::string value_text(const Target& target) {
   return std::visit(
       [](const auto& p) -> std::string {
         using T = std::remove_pointer_t<std::decay_t<decltype(p)>>;
-        if constexpr (std::is_same_v<T, ChoiceRef>) return "\"" + p.get() + "\"";
-        else if constexpr (std::is_same_v<T, std::string>) return "\"" + *p + "\"";
-        else if constexpr (std::is_same_v<T, bool>) return *p ? "true" : "false";
+        if constexpr (std::is_same_v<T, ChoiceRef>)
+          return "\"" + p.get() + "\"";
+        else if constexpr (std::is_same_v<T, std::string>)
+          return "\"" + *p + "\"";
+        else if constexpr (std::is_same_v<T, bool>)
+          return *p ? "true" : "false";
         else {
           std::ostringstream o;
           o << *p;
@@ -399,9 +482,12 @@ std::string to_toml(const TrainConfig& config) {
     std::visit(
         [&](const auto& p) {
           using T = std::remove_pointer_t<std::decay_t<decltype(p)>>;
-          if constexpr (std::is_same_v<T, ChoiceRef>) t.insert(key, p.get());
-          else if constexpr (std::is_same_v<T, uint64_t>) t.insert(key, static_cast<int64_t>(*p));
-          else t.insert(key, *p);
+          if constexpr (std::is_same_v<T, ChoiceRef>)
+            t.insert(key, p.get());
+          else if constexpr (std::is_same_v<T, uint64_t>)
+            t.insert(key, static_cast<int64_t>(*p));
+          else
+            t.insert(key, *p);
         },
         f.target);
   }

@@ -19,20 +19,22 @@
 namespace gantry::train {
 
 enum class Loss { kBce, kHinge, kWasserstein };
-inline constexpr EnumName<Loss> kLossNames[] = {{Loss::kBce, "bce"}, {Loss::kHinge, "hinge"}, {Loss::kWasserstein, "wasserstein"}};
+inline constexpr EnumName<Loss> kLossNames[] = {
+    {Loss::kBce, "bce"}, {Loss::kHinge, "hinge"}, {Loss::kWasserstein, "wasserstein"}};
 constexpr std::span<const EnumName<Loss>> enum_names(Loss) { return kLossNames; }
 
 // Learning rate over training: constant, or linear decay to 0 at the last step.
 enum class LrSchedule { kConstant, kLinear };
-inline constexpr EnumName<LrSchedule> kLrScheduleNames[] = {{LrSchedule::kConstant, "constant"}, {LrSchedule::kLinear, "linear"}};
+inline constexpr EnumName<LrSchedule> kLrScheduleNames[] = {{LrSchedule::kConstant, "constant"},
+                                                            {LrSchedule::kLinear, "linear"}};
 constexpr std::span<const EnumName<LrSchedule>> enum_names(LrSchedule) { return kLrScheduleNames; }
 
 struct DataConfig {
-  std::string path;             // packed HDF5 dataset (gantry pack / synth)
-  std::string mixture;          // instead of path, for model.arch = "mlp": ring8 | grid25 (drawn on the fly)
-  int64_t batch = 64;           // global batch of real images per D step
+  std::string path;     // packed HDF5 dataset (gantry pack / synth)
+  std::string mixture;  // instead of path, for model.arch = "mlp": ring8 | grid25 (drawn on the fly)
+  int64_t batch = 64;   // global batch of real images per D step
   bool hflip = false;
-  int64_t shift = 0;            // max integer shift (pixels)
+  int64_t shift = 0;  // max integer shift (pixels)
   data::LastBatch last_batch = data::LastBatch::kDrop;
   int64_t prefetch = 4;
   int64_t decode_threads = 1;
@@ -47,9 +49,9 @@ struct OptimConfig {
 };
 
 struct TrainingConfig {
-  int64_t steps = 1000;         // G updates
-  int64_t n_dis = 1;            // D updates per G update
-  int64_t g_batch = 0;          // global batch of the G step (0: data.batch)
+  int64_t steps = 1000;  // G updates
+  int64_t n_dis = 1;     // D updates per G update
+  int64_t g_batch = 0;   // global batch of the G step (0: data.batch)
   Loss loss = Loss::kBce;
   OptimConfig g, d;
   LrSchedule lr_schedule = LrSchedule::kConstant;
@@ -58,12 +60,12 @@ struct TrainingConfig {
   int64_t ema_start = 0;
   int64_t checkpoint_every = 500;
   int64_t keep_checkpoints = 3;
-  int64_t max_bad_steps = 10;   // consecutive non-finite steps that stop the run
+  int64_t max_bad_steps = 10;                       // consecutive non-finite steps that stop the run
   std::string stop_signals = "TERM,INT,USR1,USR2";  // checkpoint and exit 75 on these
-  Precision precision = Precision::kFp32;  // bf16: autocast forwards (train/precision.h)
-  bool channels_last = false;      // NHWC parameters and image batches
-  bool grad_sync_overlap = true;   // all-reduce gradient buckets during backward (false: after it)
-  double bucket_cap_mb = 25;       // GradSync bucket size (the first bucket: 1 MiB or less)
+  Precision precision = Precision::kFp32;           // bf16: autocast forwards (train/precision.h)
+  bool channels_last = false;                       // NHWC parameters and image batches
+  bool grad_sync_overlap = true;                    // all-reduce gradient buckets during backward (false: after it)
+  double bucket_cap_mb = 25;                        // GradSync bucket size (the first bucket: 1 MiB or less)
 };
 
 struct RegConfig {
@@ -73,15 +75,15 @@ struct RegConfig {
   reg::GradNorm grad_norm = reg::GradNorm::kNone;
   bool wgan_gp = false;
   double gp_lambda = 10.0;
-  double r1_gamma = 0.0;           // 0: off
+  double r1_gamma = 0.0;  // 0: off
   int64_t r1_interval = 1;
-  double cr_lambda = 0.0;          // 0: off
+  double cr_lambda = 0.0;  // 0: off
   double cr_shift = 0.2;
   bool feature_matching = false;
   reg::FeatureMatchingDistance fm_distance = reg::FeatureMatchingDistance::kSquaredL2;
   double ha_lambda_d = 0.0, ha_lambda_g = 0.0;  // 0: off
-  double label_smoothing = 1.0;    // real BCE target (0.9 = one-sided smoothing)
-  double split_loss_lambda = 0.0;  // sgan only
+  double label_smoothing = 1.0;                 // real BCE target (0.9 = one-sided smoothing)
+  double split_loss_lambda = 0.0;               // sgan only
 };
 
 struct LogConfig {
@@ -97,10 +99,10 @@ struct LogConfig {
 // steps, logged to metrics.jsonl and TensorBoard. 0: off.
 struct EvalConfig {
   int64_t every = 0;
-  std::string metrics = "";      // comma list of is, fid, modes, diversity
-  int64_t count = 0;             // generated samples (0: 2500 for modes, else 10000)
-  std::string feature_net;       // TorchScript module or gantry classifier (is, fid, diversity on images)
-  bool ema = true;               // evaluate G_ema (else G)
+  std::string metrics = "";  // comma list of is, fid, modes, diversity
+  int64_t count = 0;         // generated samples (0: 2500 for modes, else 10000)
+  std::string feature_net;   // TorchScript module or gantry classifier (is, fid, diversity on images)
+  bool ema = true;           // evaluate G_ema (else G)
 };
 
 struct TrainConfig {

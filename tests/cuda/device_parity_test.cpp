@@ -59,7 +59,7 @@ namespace reg = gantry::reg;
 namespace {
 
 constexpr double kTol64 = 1e-9;
-constexpr double kTol32 = 1e-4;            // float32 forward values and buffers
+constexpr double kTol32 = 1e-4;           // float32 forward values and buffers
 constexpr double kTol32Gradients = 1e-1;  // float32 gradients (see above)
 
 // GANTRY_CUDA_TESTS_ON_CPU=1 runs these tests with the CPU in the GPU's place:
@@ -81,9 +81,9 @@ void strict_cuda_math() {
   ctx.setBenchmarkCuDNN(false);
 }
 
-#define REQUIRE_CUDA()                                                                 \
-  if (!torch::cuda::is_available() && !logic_check_on_cpu())                           \
-    GTEST_SKIP() << "no CUDA GPU visible: CUDA parity checks skipped";                 \
+#define REQUIRE_CUDA()                                                 \
+  if (!torch::cuda::is_available() && !logic_check_on_cpu())           \
+    GTEST_SKIP() << "no CUDA GPU visible: CUDA parity checks skipped"; \
   if (kDevice.is_cuda()) strict_cuda_math()
 
 // A copy of a host tensor on the compared device (dev) or on the CPU: always a new tensor, so
@@ -129,7 +129,8 @@ void copy_state(const torch::nn::Module& from, torch::nn::Module& to) {
     if (src.size() != dst.size()) throw std::logic_error("copy_state: different " + kind + " lists");
     for (const auto& s : src) {
       torch::Tensor* d = dst.find(s.key());
-      if (!d || d->sizes() != s.value().sizes()) throw std::logic_error("copy_state: " + kind + " " + s.key() + " differs");
+      if (!d || d->sizes() != s.value().sizes())
+        throw std::logic_error("copy_state: " + kind + " " + s.key() + " differs");
       d->copy_(s.value());
     }
   };
@@ -461,8 +462,8 @@ TEST(CudaParity, GradientNormalizationDoubleBackward) {
   const auto coef = host_normal({4}, 33);
   for (const auto kind : {reg::GradNorm::kGN, reg::GradNorm::kPGN}) {
     for (const bool through_g : {false, true}) {
-      const std::string what = std::string(kind == reg::GradNorm::kGN ? "GN" : "PGN") +
-                               (through_g ? " on G(z)" : " on a real leaf");
+      const std::string what =
+          std::string(kind == reg::GradNorm::kGN ? "GN" : "PGN") + (through_g ? " on G(z)" : " on a real leaf");
       const auto g = twin_g(c, torch::kFloat64);
       const auto d = twin_d(c, torch::kFloat64);
       expect_same_on_both(
@@ -557,8 +558,9 @@ TEST(CudaParity, FeatureMatching) {
           EXPECT_FALSE(r.grad().defined()) << "the real mean must be detached";
           return Named{{"loss", l}, {"dloss/dfake", f.grad()}};
         },
-        kTol64, distance == reg::FeatureMatchingDistance::kSquaredL2 ? "feature matching (squared L2)"
-                                                                     : "feature matching (mean abs)");
+        kTol64,
+        distance == reg::FeatureMatchingDistance::kSquaredL2 ? "feature matching (squared L2)"
+                                                             : "feature matching (mean abs)");
   }
 }
 

@@ -27,9 +27,9 @@ bool logic_check_on_cpu() {
   const char* v = std::getenv("GANTRY_CUDA_TESTS_ON_CPU");
   return v != nullptr && std::string(v) == "1";
 }
-#define REQUIRE_WORLD_GPU()                                                                          \
-  if (!world().device().is_cuda() && !logic_check_on_cpu())                                          \
-  GTEST_SKIP() << "the world runs on " << world().device().str()                                     \
+#define REQUIRE_WORLD_GPU()                                      \
+  if (!world().device().is_cuda() && !logic_check_on_cpu())      \
+  GTEST_SKIP() << "the world runs on " << world().device().str() \
                << " (no CUDA GPU visible, or GANTRY_DEVICE=cpu): NCCL checks skipped"
 
 namespace {
@@ -51,15 +51,17 @@ torch::Tensor slow_product(torch::ScalarType dtype) {
 
 TEST(Nccl, WorldPicksItsGpu) {
   REQUIRE_WORLD_GPU();
-  if (world().device().is_cuda()) EXPECT_EQ(world().device().index(), world().local_rank());
+  if (world().device().is_cuda()) {
+    EXPECT_EQ(world().device().index(), world().local_rank());
+  }
   EXPECT_EQ(world().size(), 1) << "NCCL tests are meant for one rank per GPU on one GPU";
 }
 
 TEST(Nccl, AllReduceBroadcastAndGatherEveryDtypeAfterTheProducerStream) {
   REQUIRE_WORLD_GPU();
   auto& comm = world().comm();
-  for (auto dtype : {torch::kFloat, torch::kDouble, torch::kHalf, torch::kBFloat16, torch::kLong, torch::kInt,
-                     torch::kByte}) {
+  for (auto dtype :
+       {torch::kFloat, torch::kDouble, torch::kHalf, torch::kBFloat16, torch::kLong, torch::kInt, torch::kByte}) {
     const std::string what = c10::toString(dtype);
     const bool floating = at::isFloatingType(dtype);
     torch::Tensor src = floating ? slow_product(dtype) : (slow_product(torch::kFloat) * 100).to(dtype);

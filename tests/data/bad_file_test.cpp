@@ -48,9 +48,15 @@ void expect_error(const std::string& path, const std::string& problem) {
 
 }  // namespace
 
-TEST(BadFiles, Missing) { TempDir d; expect_error(d.file("nope.h5"), "no such file"); }
+TEST(BadFiles, Missing) {
+  TempDir d;
+  expect_error(d.file("nope.h5"), "no such file");
+}
 
-TEST(BadFiles, Directory) { TempDir d; expect_error(d.path().string(), "is a directory"); }
+TEST(BadFiles, Directory) {
+  TempDir d;
+  expect_error(d.path().string(), "is a directory");
+}
 
 TEST(BadFiles, NotHdf5) {
   TempDir d;
@@ -157,7 +163,8 @@ TEST(BadFiles, RootAttributesMustAgreeWithTheImages) {
   expect_error(int_attr("height", 17), "root attribute 'height' says 17");
   expect_error(int_attr("width", 8), "root attribute 'width' says 8");
   expect_error(string_attr("count", "six"), "root attribute 'count' is not one integer");
-  expect_error(string_attr("gantry_format_version", "one"), "root attribute 'gantry_format_version' is not one integer");
+  expect_error(string_attr("gantry_format_version", "one"),
+               "root attribute 'gantry_format_version' is not one integer");
   expect_error(double_attr("gantry_format_version", 1.5), "root attribute 'gantry_format_version' is not one integer");
   expect_error(int_attr("gantry_format_version", 0), "format version 0 is not a gantry format version");
   expect_error(int_attr("source", 3), "root attribute 'source' is not one string");
@@ -198,8 +205,8 @@ TEST(BadFiles, EveryFlippedBitIsFoundOrHarmless) {
       damaged[at] = static_cast<char>(damaged[at] ^ (1 << (rng() % 8)));
       std::ofstream(d.file("d.h5"), std::ios::binary | std::ios::trunc) << damaged;
       try {
-        EXPECT_EQ(read_all(d.file("d.h5")), want) << "gzip " << gzip << ": bit flipped at byte " << at
-                                                  << " silently changed the data";
+        EXPECT_EQ(read_all(d.file("d.h5")), want)
+            << "gzip " << gzip << ": bit flipped at byte " << at << " silently changed the data";
         ++harmless;
       } catch (const DataError& e) {
         EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();

@@ -158,7 +158,8 @@ TEST(ImageDecode, DamagedFilesAreRefused) {
   ASSERT_EQ(decode_error(jpg), "");
   for (const size_t keep : {jpg.size() - 2, jpg.size() / 2, jpg.size() - 40}) {
     const std::vector<uint8_t> cut(jpg.begin(), jpg.begin() + static_cast<long>(keep));
-    EXPECT_NE(decode_error(cut).find("x: cannot decode JPEG ("), std::string::npos) << keep << ": " << decode_error(cut);
+    EXPECT_NE(decode_error(cut).find("x: cannot decode JPEG ("), std::string::npos)
+        << keep << ": " << decode_error(cut);
   }
   EXPECT_NE(decode_error({0x42, 0x4d, 0, 0}).find("neither PNG nor JPEG"), std::string::npos);
 
@@ -230,8 +231,10 @@ TEST(PackImages, FolderTreeInSortedOrderWithCorruptFiles) {
   for (const auto& [name, v] : files) {
     std::vector<uint8_t> px(24 * 24 * 3, v);
     const auto p = (root / name).string();
-    if (name.ends_with("png")) write_png(p, 24, 24, 3, px);
-    else write_jpg(p, 24, 24, 3, px);
+    if (name.ends_with("png"))
+      write_png(p, 24, 24, 3, px);
+    else
+      write_jpg(p, 24, 24, 3, px);
   }
   std::ofstream(root / "notes.txt") << "ignored";
   const auto r = pack_images(pack_options(root.string(), d.file("o.h5"), 8));

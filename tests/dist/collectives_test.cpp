@@ -17,14 +17,20 @@ const std::vector<torch::ScalarType> kDtypes = {torch::kFloat, torch::kDouble, t
 // 0 and 1 element, odd sizes, and several MiB (3 Mi float32 = 12 MiB).
 const std::vector<std::int64_t> kSizes = {0, 1, 7, 1000, 65537, 3 << 20};
 
-std::string name(torch::ScalarType t, std::int64_t n) { return std::string(c10::toString(t)) + "[" + std::to_string(n) + "]"; }
+std::string name(torch::ScalarType t, std::int64_t n) {
+  return std::string(c10::toString(t)) + "[" + std::to_string(n) + "]";
+}
 
 double tolerance(torch::ScalarType t) {
   switch (t) {
-    case torch::kHalf: return 1e-2;
-    case torch::kBFloat16: return 5e-2;
-    case torch::kFloat: return 1e-5;
-    default: return 1e-12;
+    case torch::kHalf:
+      return 1e-2;
+    case torch::kBFloat16:
+      return 5e-2;
+    case torch::kFloat:
+      return 1e-5;
+    default:
+      return 1e-12;
   }
 }
 
@@ -123,7 +129,8 @@ TEST(Collectives, AllGatherLargeTensor) {
   torch::Tensor all = comm.all_gather(mine);
   ASSERT_EQ(all.size(0), 1024 * comm.size());
   for (int r = 0; r < comm.size(); ++r) {
-    EXPECT_TRUE(all.narrow(0, r * 1024, 1024).equal(rank_values(r, 1 << 20, torch::kFloat, 6, false).view({1024, 1024})));
+    EXPECT_TRUE(
+        all.narrow(0, r * 1024, 1024).equal(rank_values(r, 1 << 20, torch::kFloat, 6, false).view({1024, 1024})));
   }
 }
 

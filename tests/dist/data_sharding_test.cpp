@@ -85,7 +85,9 @@ TEST(DataSharding, GatheredRankBatchesEqualTheOneRankBatch) {
     if (step % 4 == 0) epoch_images.clear();
     for (int64_t i = 0; i < indices.size(0); ++i)
       ASSERT_TRUE(epoch_images.insert(indices[i].item<int64_t>()).second) << "image seen twice in an epoch";
-    if (step % 4 == 3) EXPECT_EQ(epoch_images.size(), 48u);
+    if (step % 4 == 3) {
+      EXPECT_EQ(epoch_images.size(), 48u);
+    }
   }
 }
 
@@ -97,7 +99,8 @@ TEST(DataSharding, ResumesFromAPositionCheckpointedOnAnotherWorldSize) {
   SamplerState checkpoint;
   {
     std::vector<std::unique_ptr<PrefetchLoader>> old;
-    for (int r = 0; r < old_world; ++r) old.push_back(std::make_unique<PrefetchLoader>(loader_options(data.path(), r, old_world)));
+    for (int r = 0; r < old_world; ++r)
+      old.push_back(std::make_unique<PrefetchLoader>(loader_options(data.path(), r, old_world)));
     for (int step = 0; step < 5; ++step)
       for (auto& l : old) l->next();
     checkpoint = old[0]->state();

@@ -219,9 +219,8 @@ TEST(GlobalBatchLayers, WholeNetworksUnderBf16AutocastEqualOneRank) {
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item<double>();
   };
   EXPECT_LT(rel(lw, my_rows(l1)), 2e-2) << "D(G(z)) rows";
-  for_each_parameter_gradient(nets, [&](const std::string& name, const torch::Tensor& summed, const torch::Tensor& one) {
-    EXPECT_LT(rel(summed, one), 5e-2) << name;
-  });
+  for_each_parameter_gradient(nets, [&](const std::string& name, const torch::Tensor& summed,
+                                        const torch::Tensor& one) { EXPECT_LT(rel(summed, one), 5e-2) << name; });
   // The same 1-rank forward in float32 differs: autocast was in effect.
   torch::NoGradGuard ng;
   const auto l32 = d1->forward(g1->forward(z)).logits;

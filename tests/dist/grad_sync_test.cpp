@@ -155,7 +155,9 @@ TEST(GradSync, OverlapAndNoOverlapAreBitwiseIdentical) {
   }
   for (std::size_t i = 0; i < grads[0].size(); ++i) {
     ASSERT_EQ(grads[0][i].defined(), grads[1][i].defined());
-    if (grads[0][i].defined()) EXPECT_TRUE(grads[0][i].equal(grads[1][i])) << i;
+    if (grads[0][i].defined()) {
+      EXPECT_TRUE(grads[0][i].equal(grads[1][i])) << i;
+    }
   }
 }
 
@@ -226,7 +228,7 @@ TEST(GradSync, TimingSeesBackwardStallsAndLateRanks) {
     GradSyncOptions o;
     o.overlap = overlap;
     o.timing = true;
-    o.bucket_cap_bytes = 64 * 65 * 4;  // `second` fills a bucket; `first` starts the next
+    o.bucket_cap_bytes = 64 * 65 * 4;   // `second` fills a bucket; `first` starts the next
     o.first_bucket_cap_bytes = 65 * 4;  // `out` alone
     GradSync sync(*net, comm, o);
     ASSERT_EQ(sync.num_buckets(), 3u);
@@ -250,21 +252,29 @@ TEST(GradSync, TimingSeesBackwardStallsAndLateRanks) {
     for (std::size_t b = 0; b < 3; ++b) {
       ASSERT_TRUE(std::isfinite(t.bucket_ready_s[b])) << b;
       EXPECT_LE(t.bucket_ready_s[b], t.backward_s) << b;
-      if (b > 0) EXPECT_GE(t.bucket_ready_s[b], t.bucket_ready_s[b - 1]) << b;
+      if (b > 0) {
+        EXPECT_GE(t.bucket_ready_s[b], t.bucket_ready_s[b - 1]) << b;
+      }
     }
     EXPECT_GE(t.bucket_ready_s[2] - t.bucket_ready_s[1], 0.055) << "overlap " << overlap;
     EXPECT_LT(t.bucket_ready_s[1], 0.055) << "overlap " << overlap;
     EXPECT_GE(t.backward_s, 0.055);
     EXPECT_GE(t.exposed_s, 0.0);
-    if (comm.size() > 1 && comm.rank() == 0) EXPECT_GE(t.exposed_s, 0.08) << "overlap " << overlap;
-    if (comm.size() > 1 && comm.rank() == 1) EXPECT_LT(t.exposed_s, 0.08) << "overlap " << overlap;
+    if (comm.size() > 1 && comm.rank() == 0) {
+      EXPECT_GE(t.exposed_s, 0.08) << "overlap " << overlap;
+    }
+    if (comm.size() > 1 && comm.rank() == 1) {
+      EXPECT_LT(t.exposed_s, 0.08) << "overlap " << overlap;
+    }
   }
   // A synchronous collective's wait counts as blocked time.
   const double before = comm.blocked_seconds();
   if (comm.rank() == 1) std::this_thread::sleep_for(100ms);
   auto v = torch::ones({4});
   comm.all_reduce(v);
-  if (comm.size() > 1 && comm.rank() == 0) EXPECT_GE(comm.blocked_seconds() - before, 0.08);
+  if (comm.size() > 1 && comm.rank() == 0) {
+    EXPECT_GE(comm.blocked_seconds() - before, 0.08);
+  }
   EXPECT_GE(comm.blocked_seconds(), before);
 }
 

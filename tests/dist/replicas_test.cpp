@@ -19,7 +19,9 @@ TEST(Replicas, BroadcastMakesParametersAndBuffersEqual) {
   torch::manual_seed(1000 + comm.rank());  // different on every rank
   auto net = make_net();
   net->forward(torch::randn({4, 3, 8, 8}) * (comm.rank() + 1));  // BN running stats differ too
-  if (comm.size() > 1) EXPECT_FALSE(gantry::dist::check_consistency(*net, comm).consistent);
+  if (comm.size() > 1) {
+    EXPECT_FALSE(gantry::dist::check_consistency(*net, comm).consistent);
+  }
   gantry::dist::broadcast_parameters(*net, comm);
   auto report = gantry::dist::check_consistency(*net, comm);
   EXPECT_TRUE(report.consistent) << report.message();

@@ -42,8 +42,9 @@ TEST(ReplicatedState, IdenticalOnEveryRankAfterSeveralSteps) {
   const auto u_before = d->named_buffers()["conv1.sn_u"].clone();
   dist::broadcast_parameters(*g, comm);  // ...and the start-up broadcast makes rank 0's state everyone's
   dist::broadcast_parameters(*d, comm);
-  if (world.size() > 1 && world.rank() > 0)
+  if (world.size() > 1 && world.rank() > 0) {
     EXPECT_FALSE(torch::equal(u_before, d->named_buffers()["conv1.sn_u"])) << "broadcast did not replace SN u";
+  }
   expect_consistent(dist::check_consistency(*g, comm), "G after broadcast");
 
   train::Ema ema(g, g_ema, 0.9, 1);
@@ -61,8 +62,8 @@ TEST(ReplicatedState, IdenticalOnEveryRankAfterSeveralSteps) {
     ha.update();
     sync_d.begin();
     const auto fake = g->forward(z).detach();
-    const auto d_loss = torch::relu(1 - d->forward(real).logits).mean() + torch::relu(1 + d->forward(fake).logits).mean() +
-                        ha.penalty();
+    const auto d_loss = torch::relu(1 - d->forward(real).logits).mean() +
+                        torch::relu(1 + d->forward(fake).logits).mean() + ha.penalty();
     d_loss.backward();
     sync_d.finish();
     opt_d.step();

@@ -42,7 +42,8 @@ TEST(Fid, OfAFeatureSetWithItselfIsZero) {
 
 TEST(Fid, DiagonalGaussiansMatchTheClosedForm) {
   // Commuting covariances: FID = ‖μ1 − μ2‖² + Σ_i (√a_i − √b_i)².
-  const auto a = torch::tensor({1.0, 4.0, 9.0, 0.25}, torch::kDouble), b = torch::tensor({4.0, 1.0, 9.0, 1.0}, torch::kDouble);
+  const auto a = torch::tensor({1.0, 4.0, 9.0, 0.25}, torch::kDouble),
+             b = torch::tensor({4.0, 1.0, 9.0, 1.0}, torch::kDouble);
   FeatureStats s1{torch::tensor({0.0, 1.0, 2.0, 3.0}, torch::kDouble), torch::diag(a), 10};
   FeatureStats s2{torch::tensor({1.0, 1.0, 0.0, 3.0}, torch::kDouble), torch::diag(b), 10};
   const double expected = (1 + 0 + 4 + 0) + (1 + 1 + 0 + 0.25);
@@ -132,7 +133,8 @@ TEST(Fid, StatisticsFilesRoundTripAndDetectDamage) {
       try {
         // A load that succeeds must have returned the intact numbers (the flip hit unused bytes).
         const auto damaged = load_stats(dir / "a.stats");
-        ASSERT_TRUE(torch::equal(damaged.cov, s.cov) && torch::equal(damaged.mean, s.mean)) << "undetected damage at " << at;
+        ASSERT_TRUE(torch::equal(damaged.cov, s.cov) && torch::equal(damaged.mean, s.mean))
+            << "undetected damage at " << at;
       } catch (const std::invalid_argument&) {
         detected = true;
       }
@@ -150,7 +152,8 @@ TEST(Fid, StatisticsFilesRoundTripAndDetectDamage) {
 
 TEST(InceptionScore, UniformOneHotOverKClassesIsK) {
   for (int64_t k : {2, 5, 10}) {
-    const auto labels = torch::arange(k * 20, torch::kLong).remainder(k);  // every split of 2k rows holds each class twice
+    const auto labels =
+        torch::arange(k * 20, torch::kLong).remainder(k);  // every split of 2k rows holds each class twice
     const auto probs = torch::one_hot(labels, k).to(torch::kDouble);
     const auto s = inception_score(probs, 10);
     EXPECT_NEAR(s.mean, static_cast<double>(k), 1e-9) << k;
@@ -168,7 +171,8 @@ TEST(InceptionScore, ConstantPredictionIsOne) {
 TEST(InceptionScore, MatchesExplicitLoopsInPython) {
   torch::manual_seed(7);
   const auto probs = torch::softmax(torch::randn({103, 6}, torch::kDouble) * 2, 1);
-  const auto ref = python_reference("inception_score", {{"probs", probs}, {"splits", torch::tensor(4)}}, "eval/reference.py");
+  const auto ref =
+      python_reference("inception_score", {{"probs", probs}, {"splits", torch::tensor(4)}}, "eval/reference.py");
   const auto s = inception_score(probs, 4);
   EXPECT_TRUE(close(torch::tensor(s.mean, torch::kDouble), ref.at("mean"), "IS mean", 1e-9, 1e-12));
   EXPECT_TRUE(close(torch::tensor(s.std, torch::kDouble), ref.at("std"), "IS std", 1e-9, 1e-12));
@@ -182,7 +186,8 @@ TEST(InceptionScore, RejectsNonProbabilities) {
 torch::Tensor at_centers(const Mixture2D& m, const std::vector<int64_t>& per_mode) {
   std::vector<torch::Tensor> rows;
   for (size_t k = 0; k < m.centers.size(); ++k)
-    for (int64_t i = 0; i < per_mode[k]; ++i) rows.push_back(torch::tensor({m.centers[k][0], m.centers[k][1]}, torch::kDouble));
+    for (int64_t i = 0; i < per_mode[k]; ++i)
+      rows.push_back(torch::tensor({m.centers[k][0], m.centers[k][1]}, torch::kDouble));
   return torch::stack(rows);
 }
 

@@ -33,8 +33,10 @@ class SpectralNormKinds : public ::testing::TestWithParam<int> {};
 TEST_P(SpectralNormKinds, MatchesTorchSpectralNormOverTwoForwardsAndInEval) {
   torch::manual_seed(1);
   const int kind = GetParam();  // 0 conv, 1 deconv, 2 linear
-  const auto o = WeightLayerOptions(kind == 0 ? LayerKind::kConv : kind == 1 ? LayerKind::kDeconv : LayerKind::kLinear, 3,
-                                    5, kind == 2 ? 1 : (kind == 1 ? 4 : 3))
+  const auto o = WeightLayerOptions(kind == 0   ? LayerKind::kConv
+                                    : kind == 1 ? LayerKind::kDeconv
+                                                : LayerKind::kLinear,
+                                    3, 5, kind == 2 ? 1 : (kind == 1 ? 4 : 3))
                      .stride(kind == 1 ? 2 : 1)
                      .padding(kind == 2 ? 0 : 1)
                      .bias(false)
@@ -49,8 +51,8 @@ TEST_P(SpectralNormKinds, MatchesTorchSpectralNormOverTwoForwardsAndInEval) {
   buffer(*layer, "sn_u").copy_(u0);
   buffer(*layer, "sn_v").copy_(v0);
   const auto coef = torch::randn(y_shape, torch::kDouble);
-  auto ref = python_reference("spectral_norm", {{"kind", torch::tensor(kind)}, {"w", w0}, {"u", u0}, {"v", v0},
-                                                {"x", x}, {"coef", coef}});
+  auto ref = python_reference(
+      "spectral_norm", {{"kind", torch::tensor(kind)}, {"w", w0}, {"u", u0}, {"v", v0}, {"x", x}, {"coef", coef}});
   for (int step = 0; step < 2; ++step) {
     const auto xs = x.clone().requires_grad_(true);
     layer->zero_grad();
@@ -89,8 +91,11 @@ TEST(WeightNorm, MatchesTorchWeightNormPerOutputFilter) {
     const auto x = torch::randn({2, 3, 5, 5}, torch::kDouble).requires_grad_(true);
     const auto y = layer->forward(x);
     const auto coef = torch::randn(y.sizes(), torch::kDouble);
-    auto ref = python_reference("weight_norm", {{"kind", torch::tensor(kind)}, {"w", param(*layer, "weight")},
-                                                {"g_scale", g_scale}, {"x", x}, {"coef", coef}});
+    auto ref = python_reference("weight_norm", {{"kind", torch::tensor(kind)},
+                                                {"w", param(*layer, "weight")},
+                                                {"g_scale", g_scale},
+                                                {"x", x},
+                                                {"coef", coef}});
     weighted(y, coef).backward();
     const std::string k = kind == 0 ? "conv " : "deconv ";
     EXPECT_TRUE(close(y, ref["y"], k + "y"));
@@ -146,8 +151,8 @@ TEST(VirtualBatchNorm, MatchesTheFormulaPerExample) {
   const int64_t n_ref = 4;
   const auto x = (torch::randn({n_ref + 3, 3, 4, 4}, torch::kDouble) * 1.5 + 0.3).requires_grad_(true);
   const auto coef = torch::randn(x.sizes(), torch::kDouble);
-  auto ref = python_reference("vbn", {{"x", x}, {"gamma", gamma}, {"beta", beta}, {"n_ref", torch::tensor(n_ref)},
-                                      {"coef", coef}});
+  auto ref = python_reference(
+      "vbn", {{"x", x}, {"gamma", gamma}, {"beta", beta}, {"n_ref", torch::tensor(n_ref)}, {"coef", coef}});
   const auto y = vbn->forward(x, n_ref);
   weighted(y, coef).backward();
   EXPECT_TRUE(close(y, ref["y"], "y"));
@@ -176,15 +181,19 @@ TEST(MinibatchDiscrimination, MatchesTheFormulaWithSelfExcluded) {
   }
   const auto h = torch::randn({5, 4}, torch::kDouble).requires_grad_(true);
   const auto coef = torch::randn({5, 7}, torch::kDouble);
-  auto ref = python_reference("mbd", {{"h", h}, {"T", param(*mbd, "T")}, {"kernels", torch::tensor(3)},
-                                      {"kernel_dim", torch::tensor(2)}, {"coef", coef}});
+  auto ref = python_reference("mbd", {{"h", h},
+                                      {"T", param(*mbd, "T")},
+                                      {"kernels", torch::tensor(3)},
+                                      {"kernel_dim", torch::tensor(2)},
+                                      {"coef", coef}});
   const auto y = mbd->forward(h);
   weighted(y, coef).backward();
   EXPECT_TRUE(close(y, ref["y"], "y"));
   EXPECT_TRUE(close(h.grad(), ref["grad_h"], "grad_h"));
   EXPECT_TRUE(close(param(*mbd, "T").grad(), ref["grad_T"], "grad_T"));
   // One sample alone has nobody to compare with: o = 0.
-  EXPECT_TRUE(torch::equal(mbd->forward(h.detach().narrow(0, 0, 1)).narrow(1, 4, 3), torch::zeros({1, 3}, torch::kDouble)));
+  EXPECT_TRUE(
+      torch::equal(mbd->forward(h.detach().narrow(0, 0, 1)).narrow(1, 4, 3), torch::zeros({1, 3}, torch::kDouble)));
 }
 
 TEST(StochasticDeconv, EachSampleGoesThroughItsOwnFilterSet) {

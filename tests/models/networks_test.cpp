@@ -59,9 +59,9 @@ void expect_trains(const ModelConfig& c, const std::string& what) {
 }  // namespace
 
 TEST(Networks, EveryArchitectureAtEverySupportedResolution) {
-  const std::vector<Case> cases = {{"dcgan", 28, 1}, {"dcgan", 32, 3}, {"dcgan", 64, 3}, {"sgan", 28, 1},
-                                   {"sgan", 32, 3},  {"sgan", 64, 3},  {"sngan_cnn", 32, 3}, {"sngan_cnn", 48, 3},
-                                   {"resnet", 32, 3}, {"resnet", 48, 3}, {"resnet", 128, 3}, {"resnet", 256, 3},
+  const std::vector<Case> cases = {{"dcgan", 28, 1},  {"dcgan", 32, 3},  {"dcgan", 64, 3},     {"sgan", 28, 1},
+                                   {"sgan", 32, 3},   {"sgan", 64, 3},   {"sngan_cnn", 32, 3}, {"sngan_cnn", 48, 3},
+                                   {"resnet", 32, 3}, {"resnet", 48, 3}, {"resnet", 128, 3},   {"resnet", 256, 3},
                                    {"mlp", 0, 0}};
   for (const auto& k : cases) {
     ModelConfig c;
@@ -208,8 +208,11 @@ TEST(Networks, RefusedConfigurations) {
   ModelConfig mbd;
   mbd.mbd_kernels = 10;
   using gantry::reg::GradNorm;
-  refused(bn, {GradNorm::kGN, false, false}, "gradient normalization (GN) needs per-sample gradients of D and cannot be combined with batch norm in D");
-  refused(mbd, {GradNorm::kPGN, false, false}, "penalty gradient normalization (PGN) needs per-sample gradients of D and cannot be combined with minibatch discrimination in D");
+  refused(bn, {GradNorm::kGN, false, false},
+          "gradient normalization (GN) needs per-sample gradients of D and cannot be combined with batch norm in D");
+  refused(mbd, {GradNorm::kPGN, false, false},
+          "penalty gradient normalization (PGN) needs per-sample gradients of D and cannot be combined with minibatch "
+          "discrimination in D");
   refused(bn, {GradNorm::kNone, true, false}, "WGAN-GP");
   refused(mbd, {GradNorm::kNone, false, true}, "R1");
   ModelConfig vbn_d;

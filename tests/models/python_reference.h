@@ -31,8 +31,8 @@ inline Tensors python_reference(const std::string& case_name, const Tensors& inp
     const auto bytes = torch::pickle_save(c10::IValue(dict));
     std::ofstream(stem + ".in", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
-  const std::string cmd = std::string(py) + " " + GANTRY_TEST_SOURCE_DIR "/" + script + " " + case_name + " " +
-                          stem + ".in " + stem + ".out";
+  const std::string cmd = std::string(py) + " " + GANTRY_TEST_SOURCE_DIR "/" + script + " " + case_name + " " + stem +
+                          ".in " + stem + ".out";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("reference.py failed: " + cmd);
   std::ifstream in(stem + ".out", std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -37,7 +37,7 @@ TEST(Direal, ValueAndGradientMatchTheFormula) {
 TEST(Direal, MaskIsStrictAtTau) {
   // Filters (1, 0) and (3, 4): cosine exactly 3/5 in double.
   const auto w = torch::tensor({1.0, 0.0, 3.0, 4.0}, torch::kDouble).view({2, 2});
-  EXPECT_EQ(direal_layer_penalty(w, 0.6).item<double>(), 0.0);                // |A| = τ: not penalised
+  EXPECT_EQ(direal_layer_penalty(w, 0.6).item<double>(), 0.0);                 // |A| = τ: not penalised
   EXPECT_NEAR(direal_layer_penalty(w, 0.59).item<double>(), 2 * 0.36, 1e-15);  // both ordered pairs
   // Anti-parallel filters are penalised like parallel ones.
   const auto anti = torch::tensor({1.0, 0.0, -3.0, -4.0}, torch::kDouble).view({2, 2});
@@ -89,15 +89,21 @@ TEST_P(GradNormKinds, PerSampleValuesAndDoubleBackwardToDAndG) {
   const auto fhat = normalize_output(kind, d(x), x);
   const auto coef = torch::randn({5}, torch::kDouble);
   (fhat * coef).sum().backward();
-  auto ref = python_reference(kind == GradNorm::kGN ? "gn" : "pgn",
-                              {{"W1", d.W1}, {"b1", d.b1}, {"w2", d.w2}, {"A", A}, {"z", z},
-                               {"x_shape", torch::tensor(shape)}, {"coef", coef}});
+  auto ref = python_reference(kind == GradNorm::kGN ? "gn" : "pgn", {{"W1", d.W1},
+                                                                     {"b1", d.b1},
+                                                                     {"w2", d.w2},
+                                                                     {"A", A},
+                                                                     {"z", z},
+                                                                     {"x_shape", torch::tensor(shape)},
+                                                                     {"coef", coef}});
   EXPECT_TRUE(close(fhat, ref["fhat"], "fhat"));
   EXPECT_TRUE(close(d.W1.grad(), ref["grad_W1"], "grad_W1"));
   EXPECT_TRUE(close(d.b1.grad(), ref["grad_b1"], "grad_b1"));
   EXPECT_TRUE(close(d.w2.grad(), ref["grad_w2"], "grad_w2"));
   EXPECT_TRUE(close(A.grad(), ref["grad_A"], "grad_A (through G: double backprop)"));
-  if (kind == GradNorm::kGN) EXPECT_LE(fhat.abs().max().item<double>(), 1.0);  // |f̂| ≤ 1 by construction
+  if (kind == GradNorm::kGN) {
+    EXPECT_LE(fhat.abs().max().item<double>(), 1.0);
+  }  // |f̂| ≤ 1 by construction
 }
 INSTANTIATE_TEST_SUITE_P(Kinds, GradNormKinds, ::testing::Values(GradNorm::kGN, GradNorm::kPGN));
 
@@ -116,8 +122,14 @@ TEST(GradientPenalties, WganGpAndLazyR1MatchPerSampleFormulas) {
   R1Options r1o;
   r1o.gamma = 3;
   r1o.interval = 4;
-  auto ref = python_reference("penalties", {{"W1", d.W1}, {"b1", d.b1}, {"w2", d.w2}, {"real", real}, {"fake", fake},
-                                            {"eps", eps}, {"gamma", torch::tensor(3.0)}, {"interval", torch::tensor(4)}});
+  auto ref = python_reference("penalties", {{"W1", d.W1},
+                                            {"b1", d.b1},
+                                            {"w2", d.w2},
+                                            {"real", real},
+                                            {"fake", fake},
+                                            {"eps", eps},
+                                            {"gamma", torch::tensor(3.0)},
+                                            {"interval", torch::tensor(4)}});
   const Critic critic = [&](const torch::Tensor& x) { return d(x); };
   for (const std::string name : {"gp", "r1"}) {
     for (auto* p : {&d.W1, &d.b1, &d.w2}) p->mutable_grad() = torch::Tensor();
@@ -212,13 +224,15 @@ TEST(SplitLoss, MatchesTheSeedFormulaWithTheSignDecision) {
   ASSERT_EQ(w, (std::vector<double>{0.03125, 0.0625}));
   const auto loss = split_loss(maps, w);
   loss.backward();
-  auto ref = python_reference("split_loss", {{"m0", maps[0]}, {"m1", maps[1]}, {"n", torch::tensor(2)},
-                                             {"weights", torch::tensor(w, torch::kDouble)}});
+  auto ref = python_reference(
+      "split_loss",
+      {{"m0", maps[0]}, {"m1", maps[1]}, {"n", torch::tensor(2)}, {"weights", torch::tensor(w, torch::kDouble)}});
   EXPECT_TRUE(close(loss, ref["loss"], "loss"));
   EXPECT_TRUE(close(maps[0].grad(), ref["grad_m0"], "grad m0"));
   EXPECT_TRUE(close(maps[1].grad(), ref["grad_m1"], "grad m1"));
   // The decision: pushing two maps apart lowers the loss.
   auto same = std::vector<torch::Tensor>{torch::zeros({2, 1, 2, 2}, torch::kDouble) + 1};
-  auto apart = std::vector<torch::Tensor>{torch::stack({torch::zeros({1, 2, 2}), torch::full({1, 2, 2}, 40.0)}).to(torch::kDouble)};
+  auto apart = std::vector<torch::Tensor>{
+      torch::stack({torch::zeros({1, 2, 2}), torch::full({1, 2, 2}, 40.0)}).to(torch::kDouble)};
   EXPECT_LT(split_loss(apart, {1.0}).item<double>(), split_loss(same, {1.0}).item<double>());
 }
