@@ -1,8 +1,12 @@
 // Checkpoint companions of gantry train:
 //   gantry sample  --run-dir DIR [--checkpoint FILE] --count N --out FILE.png|DIR/ [--ema] [--seed S]
-//                  (2-D models: --out FILE.csv | FILE.npy | FILE.png, the last a scatter plot over the modes)
+//                  (FILE.npy: the values as float32; 2-D models also FILE.csv | FILE.png, a scatter plot over the
+//                  modes)
 //   gantry export  --checkpoint FILE --net G|D|G_ema --out FILE.safetensors
+//   gantry export  --checkpoint FILE --net G|G_ema --format torchscript --out FILE.pt
+//                  (a module torch.jit.load runs without gantry: models/script_export.h)
 //   gantry inspect --checkpoint FILE   (see inspect_command.cpp)
+#include <torch/script.h>
 #include <xxhash.h>
 
 #include <cstdio>
@@ -10,6 +14,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "common/atomic_file.h"
 #include "train/checkpoint_nets.h"
 #include "train/safetensors_writer.h"
 #include "train/point_outputs.h"
@@ -18,6 +23,23 @@
 namespace gantry::cli {
 
 namespace fs = std::filesystem;
+
+enum class ExportFormat { kSafetensors, kTorchscript };
+constexpr EnumName<ExportFormat> kExportFormatNames[] = {{ExportFormat::kSafetensors, "safetensors"},
+                                                         {ExportFormat::kTorchscript, "torchscript"}};
+constexpr std::span<const EnumName<ExportFormat>> enum_names(ExportFormat) { return kExportFormatNames; }
+
+// The generator of a checkpoint as TorchScript, with where it came from as attributes.
+void write_torchscript(train::CheckpointNets& nets, train::Net which, const std::string& out) {
+  if (which == train::Net::kD)
+    throw std::invalid_argument("export: --format torchscript writes a generator (--net G or G_ema), not D");
+  auto& g = which == train::Net::kG ? nets.g : nets.g_ema;
+  auto m = g->to_torchscript();
+  m.register_attribute("net", c10::StringType::get(), std::string(enum_name(which)));
+  m.register_attribute("step", c10::IntType::get(), nets.step);
+  m.register_attribute("config", c10::StringType::get(), nets.config_text);
+  write_atomically(out, [&](const fs::path& temp) { m.save(temp.string()); });
+}
 
 CLI::App* add_sample_command(CLI::App& app, Action& action) {
   auto* sub = app.add_subcommand("sample", "Generate images from a checkpoint (a PNG grid, or one PNG per image)");
@@ -52,7 +74,9 @@ CLI::App* add_sample_command(CLI::App& app, Action& action) {
       }
       const auto images = torch::cat(parts);
       const bool to_dir = o->out.ends_with("/") || fs::is_directory(o->out);
-      if (nets.config.model.arch == models::Arch::kMlp) {  // points: .csv | .npy | .png (scatter plot)
+      if (o->out.ends_with(".npy")) {
+        train::write_npy(images, o->out);                         // the values, unquantised
+      } else if (nets.config.model.arch == models::Arch::kMlp) {  // points: .csv | .npy | .png (scatter plot)
         train::write_points(images, mixture_by_name(nets.config.data.mixture), o->out);
       } else if (to_dir) {
         fs::create_directories(o->out);
@@ -75,23 +99,37 @@ CLI::App* add_sample_command(CLI::App& app, Action& action) {
 
 CLI::App* add_export_command(CLI::App& app, Action& action) {
   auto* sub = app.add_subcommand("export",
-                                 "Write one network of a checkpoint as safetensors (tensors under their module names)");
+                                 "Write one network of a checkpoint as safetensors (tensors under their module names) "
+                                 "or a generator as TorchScript (torch.jit.load, no gantry needed)");
   struct Opts {
-    std::string checkpoint, net = "G_ema", out;
+    std::string checkpoint, net = "G_ema", out, format = "safetensors";
   };
   auto o = std::make_shared<Opts>();
   sub->add_option("--checkpoint", o->checkpoint, "checkpoint file")->required();
   sub->add_option("--net", o->net, enum_choices<train::Net>());
-  sub->add_option("--out", o->out, "output .safetensors")->required();
+  sub->add_option("--out", o->out, "output file (.safetensors, or .pt for TorchScript)")->required();
+  sub->add_option("--format", o->format, enum_choices<ExportFormat>());
   sub->callback([&action, o] {
     action = [o] {
       train::Net which;
+      ExportFormat format;
       try {
         which = parse_enum<train::Net>(o->net);
       } catch (const std::invalid_argument& e) {
         throw std::invalid_argument(std::string("export: --net ") + e.what());
       }
+      try {
+        format = parse_enum<ExportFormat>(o->format);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("export: --format ") + e.what());
+      }
       auto nets = train::load_nets(o->checkpoint);
+      if (format == ExportFormat::kTorchscript) {
+        write_torchscript(nets, which, o->out);
+        std::printf("{\"out\":\"%s\",\"net\":\"%s\",\"format\":\"torchscript\",\"step\":%lld}\n", o->out.c_str(),
+                    o->net.c_str(), static_cast<long long>(nets.step));
+        return 0;
+      }
       torch::nn::Module& m = nets.module(which);
       std::vector<std::pair<std::string, torch::Tensor>> tensors;
       for (const auto& p : m.named_parameters()) tensors.emplace_back(p.key(), p.value());

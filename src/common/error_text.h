@@ -11,10 +11,14 @@
 namespace gantry {
 
 // An exception's message as one line: a LibTorch error without its C++
-// backtrace, and only the first line of a multi-line message.
+// backtrace, and only the first non-empty line of a multi-line message
+// (TorchScript's errors start with a line break).
 inline std::string one_line(const std::exception& e) {
   const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
   std::string msg = torch_error ? torch_error->what_without_backtrace() : e.what();
+  const auto start = msg.find_first_not_of(" \t\r\n");
+  if (start == std::string::npos) return {};
+  msg.erase(0, start);
   if (const auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
   return msg;
 }

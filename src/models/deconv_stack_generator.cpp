@@ -1,6 +1,7 @@
 #include "models/deconv_stack_generator.h"
 
 #include "models/blocks.h"
+#include "models/script_export.h"
 #include "models/stochastic_deconv.h"
 
 namespace gantry::models {
@@ -72,6 +73,25 @@ class DeconvStackGenerator : public Generator {
     }
     if (!to_image_.is_empty()) x = to_image_->forward(x);
     return torch::tanh(vbn_.live(x));
+  }
+
+  // forward above, line by line, as TorchScript.
+  torch::jit::Module to_torchscript() override {
+    script::GeneratorSource s(*this, vbn_, seed_);
+    const auto dims = std::to_string(c0_) + ", " + std::to_string(s0_) + ", " + std::to_string(s0_);
+    s.line("    x = " + s.add(*project_) + "(h).view([h.size(0), " + dims + "])");
+    s.line("    x = torch.relu(" + s.add(*norms_[0]) + "(x, n_ref))");
+    size_t plain = 0, norm = 1;
+    for (int64_t i = 0; i < n_banks_ + static_cast<int64_t>(ups_.size()); ++i) {
+      if (i < n_banks_) {
+        s.line("    x = " + s.add(*banks_[i]) + "(x, " + s.routes(i, banks_[i]->filter_sets()) + ")");
+      } else {
+        s.line("    x = " + s.add(*ups_[plain++]) + "(x)");
+        if (norm < norms_.size()) s.line("    x = torch.relu(" + s.add(*norms_[norm++]) + "(x, n_ref))");
+      }
+    }
+    if (!to_image_.is_empty()) s.line("    x = " + s.add(*to_image_) + "(x)");
+    return s.finish("torch.tanh(" + s.live("x") + ")");
   }
 
   std::vector<WeightLayer> direal_layers() const override {

@@ -6,6 +6,7 @@
 // D: x → depth−1 × [linear hidden, LeakyReLU 0.2] → features → head.
 #include "models/architectures.h"
 #include "models/blocks.h"
+#include "models/script_export.h"
 #include "models/stochastic_deconv.h"
 
 namespace gantry::models {
@@ -57,6 +58,16 @@ class MlpGenerator : public Generator {
     for (size_t i = 0; i < layers_.size(); ++i)
       h = torch::relu(norms_[i]->forward(layers_[i]->forward(h), vbn_.rows()));
     return vbn_.live(out_->forward(h));
+  }
+  // forward above, line by line, as TorchScript.
+  torch::jit::Module to_torchscript() override {
+    script::GeneratorSource s(*this, vbn_, seed_);
+    for (size_t i = 0; i < banks_.size(); ++i)
+      s.line("    h = " + s.add(*banks_[i]) + "(h, " + s.routes(static_cast<int64_t>(i), banks_[i]->filter_sets()) +
+             ")");
+    for (size_t i = 0; i < layers_.size(); ++i)
+      s.line("    h = torch.relu(" + s.add(*norms_[i]) + "(" + s.add(*layers_[i]) + "(h), n_ref))");
+    return s.finish(s.live(s.add(*out_) + "(h)"));
   }
   // DiReAL on the hidden layers after the first (a neuron's weight row is its filter; bank filter
   // sets count as layers): not the one writing the point, nor the one reading z, whose filters

@@ -10,6 +10,10 @@
 #include <memory>
 #include <vector>
 
+namespace torch::jit {
+struct Module;
+}
+
 #include "models/model_config.h"
 #include "models/weight_layer.h"
 
@@ -31,6 +35,9 @@ class Generator : public torch::nn::Module {
   // feature maps of the last forward (split loss).
   void set_route_context(const RouteContext& c) { route_ = c; }
   const std::vector<torch::Tensor>& split_maps() const { return split_maps_; }
+  // This generator as a TorchScript module computing what forward computes in
+  // eval mode (models/script_export.h); needs eval mode.
+  virtual torch::jit::Module to_torchscript() = 0;
 
  protected:
   int64_t z_dim_ = 0;

@@ -14,6 +14,7 @@
 // Init: Kaiming normal, biases 0 (TECHNIQUES.md).
 #include "models/architectures.h"
 #include "models/blocks.h"
+#include "models/script_export.h"
 
 namespace gantry::models {
 
@@ -76,6 +77,23 @@ class GBlockImpl : public torch::nn::Module {
     h = c2->forward(torch::relu(n2->forward(h, n_ref)));
     return h + sc->forward(up2(x));
   }
+  // forward above as TorchScript; up2 as F::interpolate calls ATen.
+  torch::jit::Module to_torchscript() {
+    torch::jit::Module t("gantry_GBlock");
+    for (torch::nn::Module* m :
+         std::initializer_list<torch::nn::Module*>{n1.get(), c1.get(), n2.get(), c2.get(), sc.get()})
+      t.register_module(script::child_name(*this, *m), script::layer(*m));
+    t.define(R"(
+def _up2(self, x: Tensor) -> Tensor:
+    return torch.upsample_nearest2d(x, [x.size(2) * 2, x.size(3) * 2], 2.0, 2.0)
+
+def forward(self, x: Tensor, n_ref: int) -> Tensor:
+    h = self.conv1.forward(self._up2(torch.relu(self.norm1.forward(x, n_ref))))
+    h = self.conv2.forward(torch.relu(self.norm2.forward(h, n_ref)))
+    return h + self.shortcut.forward(self._up2(x))
+)");
+    return t;
+  }
   NormLayer n1{nullptr}, n2{nullptr};
   WeightLayer c1{nullptr}, c2{nullptr}, sc{nullptr};
 };
@@ -103,6 +121,16 @@ class ResnetGenerator : public Generator {
     auto x = project_->forward(zz).view({zz.size(0), t_.g[0], t_.start, t_.start});
     for (auto& b : blocks_) x = b->forward(x, n_ref);
     return torch::tanh(vbn_.live(to_image_->forward(torch::relu(out_norm_->forward(x, n_ref)))));
+  }
+  // forward above, line by line, as TorchScript.
+  torch::jit::Module to_torchscript() override {
+    script::GeneratorSource s(*this, vbn_, 0);
+    const auto dims = std::to_string(t_.g[0]) + ", " + std::to_string(t_.start) + ", " + std::to_string(t_.start);
+    s.line("    x = " + s.add(*project_) + "(h).view([h.size(0), " + dims + "])");
+    for (auto& b : blocks_)
+      s.line("    x = " + s.add(script::child_name(*this, *b), b->to_torchscript()) + "(x, n_ref)");
+    const auto image = s.add(*to_image_) + "(torch.relu(" + s.add(*out_norm_) + "(x, n_ref)))";
+    return s.finish("torch.tanh(" + s.live(image) + ")");
   }
   std::vector<WeightLayer> direal_layers() const override {
     std::vector<WeightLayer> out;

@@ -2,6 +2,8 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
+#include <utility>
 #include <stdexcept>
 
 #include "models/blocks.h"
@@ -16,7 +18,8 @@ namespace {
 std::string bits(uint64_t v) {
   const auto s = static_cast<int64_t>(v);
   if (s == INT64_MIN) return "(-9223372036854775807 - 1)";
-  return s < 0 ? "(" + std::to_string(s) + ")" : std::to_string(s);
+  std::string out = std::to_string(s);
+  return s < 0 ? out.insert(0, 1, '(').append(1, ')') : out;
 }
 
 std::string join(const std::vector<std::string>& lines) {
@@ -42,9 +45,16 @@ torch::jit::Module weight_layer(WeightLayerImpl& l) {
   const auto* bias = l.named_parameters(false).find("bias");
   if (bias) t.register_parameter("bias", baked(*bias), false);
   const std::string b = bias ? "self.bias" : "None";
-  const std::string sp =
-      "[" + std::to_string(o.stride()) + ", " + std::to_string(o.stride()) + "], [" + std::to_string(o.padding()) +
-      ", " + std::to_string(o.padding()) + "]";
+  const std::string stride = std::to_string(o.stride()), pad = std::to_string(o.padding());
+  const std::string sp = std::string("[")
+                             .append(stride)
+                             .append(", ")
+                             .append(stride)
+                             .append("], [")
+                             .append(pad)
+                             .append(", ")
+                             .append(pad)
+                             .append("]");
   std::string call;
   switch (o.kind()) {  // the calls WeightLayerImpl::forward makes (torch::nn::functional's defaults spelled out)
     case LayerKind::kConv:
@@ -111,8 +121,7 @@ torch::jit::Module norm_layer(NormLayerImpl& n) {
       torch::jit::Module t("gantry_BatchNorm");
       for (const char* p : {"weight", "bias"}) t.register_parameter(p, baked(tensor_of(bn, p)), false);
       for (const char* b : {"running_mean", "running_var"}) t.register_buffer(b, baked(tensor_of(bn, b)));
-      t.define(sig +
-               "torch.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var, False, " +
+      t.define(sig + "torch.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var, False, " +
                number(bn.options().momentum) + ", " + number(bn.options().eps) + ", True)\n");
       return t;
     }
@@ -147,11 +156,12 @@ torch::jit::Module bank(StochasticDeconvImpl& b) {
       auto child = b.named_children()[part + n];
       t.register_module(part + n, layer(*child));
     }
-    src.insert(src.end(), {"    idx = (r == " + n + ").nonzero().flatten()", "    if idx.numel() > 0:",
-                           "        y = self.act" + n + "(self.set" + n + "(x.index_select(0, idx)))",
-                           "        if not started:", "            shape = y.size()", "            shape[0] = x.size(0)",
-                           "            out = torch.zeros(shape, dtype=y.dtype, layout=y.layout, device=y.device)",
-                           "            started = True", "        out = out.index_copy(0, idx, y)"});
+    src.insert(src.end(),
+               {"    idx = (r == " + n + ").nonzero().flatten()", "    if idx.numel() > 0:",
+                "        y = self.act" + n + ".forward(self.set" + n + ".forward(x.index_select(0, idx)))",
+                "        if not started:", "            shape = y.size()", "            shape[0] = x.size(0)",
+                "            out = torch.zeros(shape, dtype=y.dtype, layout=y.layout, device=y.device)",
+                "            started = True", "        out = out.index_copy(0, idx, y)"});
   }
   src.push_back("    return out");
   t.define(join(src));
@@ -159,22 +169,20 @@ torch::jit::Module bank(StochasticDeconvImpl& b) {
 }
 
 // draw_routes (models/stochastic_deconv.cpp) on int64 tensors, whose
-// arithmetic wraps as uint64's does; `>>` is arithmetic, so logical shifts mask.
-std::string routes_source(uint64_t seed) {
-  const std::string golden = bits(0x9E3779B97F4A7C15ull), m1 = bits(0xBF58476D1CE4E5B9ull),
-                    m2 = bits(0x94D049BB133111EBull), k2 = bits(0x632BE59BD9B4E019ull), min = bits(1ull << 63);
-  return R"(
+// arithmetic wraps as uint64's does; `>>` is arithmetic, so logical shifts
+// mask. Placeholders {NAME} are filled in by routes_source.
+const char* kRoutesSource = R"(
 def _srl(self, x: Tensor, k: int) -> Tensor:
     return (x >> k) & ((1 << (64 - k)) - 1)
 
 def _mix64(self, x: Tensor) -> Tensor:
-    x = x + )" + golden + R"(
-    x = (x ^ self._srl(x, 30)) * )" + m1 + R"(
-    x = (x ^ self._srl(x, 27)) * )" + m2 + R"(
+    x = x + {GOLDEN}
+    x = (x ^ self._srl(x, 30)) * {M1}
+    x = (x ^ self._srl(x, 27)) * {M2}
     return x ^ self._srl(x, 31)
 
 def _key(self, a: Tensor, b: Tensor) -> Tensor:
-    return self._mix64(self._mix64(a) ^ (b + )" + k2 + R"())
+    return self._mix64(self._mix64(a) ^ (b + {K2}))
 
 def _times(self, x: Tensor, n: int) -> Tuple[Tensor, Tensor]:
     # the high and low 64 bits of the 128-bit product x·n (0 < n < 2^31)
@@ -183,21 +191,38 @@ def _times(self, x: Tensor, n: int) -> Tuple[Tensor, Tensor]:
 
 def draw_routes(self, step: int, layer: int, first_sample: int, n: int, k: int) -> Tensor:
     one = [1]
-    prefix = self._key(self._key(torch.full(one, )" + bits(seed ^ 0x726f757465ull) + R"(, dtype=torch.int64),
-                                 torch.full(one, step, dtype=torch.int64)), torch.full(one, layer, dtype=torch.int64))
-    state = self._key(prefix, torch.arange(first_sample, first_sample + n, dtype=torch.int64))
-    # SplitMix64(state).below(k): Lemire's multiply-shift with rejection, unsigned compares as signed ones of x ^ 2^63
+    seed = torch.full(one, {SEED}, dtype={INT64})
+    prefix = self._key(self._key(seed, torch.full(one, step, dtype={INT64})), torch.full(one, layer, dtype={INT64}))
+    state = self._key(prefix, torch.arange(first_sample, first_sample + n, dtype={INT64}))
+    # SplitMix64(state).below(k): Lemire's multiply-shift with rejection; unsigned a < b as signed a ^ 2^63 < b ^ 2^63
     hi, lo = self._times(self._mix64(state), k)
-    threshold = ((((1 << 62) % k) * 4) % k) ^ )" + min + R"(
-    reject = (lo ^ )" + min + R"() < threshold
+    threshold = ((((1 << 62) % k) * 4) % k) ^ {MIN}
+    reject = (lo ^ {MIN}) < threshold
     while bool(reject.any()):
-        state = state + )" + golden + R"(
+        state = state + {GOLDEN}
         hi2, lo2 = self._times(self._mix64(state), k)
         hi = torch.where(reject, hi2, hi)
         lo = torch.where(reject, lo2, lo)
-        reject = reject & ((lo ^ )" + min + R"() < threshold)
+        reject = reject & ((lo ^ {MIN}) < threshold)
     return hi
 )";
+
+std::string routes_source(uint64_t seed) {
+  // SplitMix64's constants (common/rng.h) as int64 literals; the dtype as its ScalarType number, as
+  // saved TorchScript writes it (C++'s resolver has no torch.int64).
+  const std::pair<const char*, std::string> fill[] = {
+      {"{GOLDEN}", bits(0x9E3779B97F4A7C15ull)},
+      {"{M1}", bits(0xBF58476D1CE4E5B9ull)},
+      {"{M2}", bits(0x94D049BB133111EBull)},
+      {"{K2}", bits(0x632BE59BD9B4E019ull)},
+      {"{MIN}", bits(1ull << 63)},
+      {"{SEED}", bits(seed ^ 0x726f757465ull)},
+      {"{INT64}", std::to_string(static_cast<int>(c10::ScalarType::Long))}};
+  std::string src = kRoutesSource;
+  for (const auto& [key, value] : fill)
+    for (auto at = src.find(key); at != std::string::npos; at = src.find(key, at + value.size()))
+      src.replace(at, std::strlen(key), value);
+  return src;
 }
 
 }  // namespace
@@ -239,19 +264,18 @@ std::string GeneratorSource::add(torch::nn::Module& child) { return add(child_na
 
 std::string GeneratorSource::add(const std::string& name, const torch::jit::Module& twin) {
   m_.register_module(name, twin);
-  return "self." + name;
+  return "self." + name + ".forward";
 }
 
-std::string GeneratorSource::routes(int64_t layer, int64_t sets) const {
-  if (sets <= 0 || sets >= (int64_t{1} << 31))
-    throw std::logic_error("torchscript export: filter sets out of range");
-  const_cast<GeneratorSource*>(this)->uses_routes_ = true;
+std::string GeneratorSource::routes(int64_t layer, int64_t sets) {
+  if (sets <= 0 || sets >= (int64_t{1} << 31)) throw std::logic_error("torchscript export: filter sets out of range");
+  uses_routes_ = true;
   const std::string l = std::to_string(layer), k = std::to_string(sets);
   const std::string own = "self.draw_routes(step, " + l + ", first_sample, z.size(0), " + k + ")";
   if (!vbn_) return own;
   // Reference rows: indices from 2^40 on (as the C++ generators draw them).
-  return "torch.cat([self.draw_routes(step, " + l + ", " + std::to_string(int64_t{1} << 40) + ", n_ref, " + k +
-         "), " + own + "])";
+  return "torch.cat([self.draw_routes(step, " + l + ", " + std::to_string(int64_t{1} << 40) + ", n_ref, " + k + "), " +
+         own + "])";
 }
 
 std::string GeneratorSource::live(const std::string& x) const {

@@ -50,7 +50,8 @@ class GeneratorSource {
   GeneratorSource(const Generator& g, const VbnReference& vbn, uint64_t route_seed);
 
   // Registers the twin of `child` (a registered child of g) under g's name for
-  // it and returns "self.<name>".
+  // it and returns "self.<name>.forward" (a module defined from C++ sees its
+  // children as objects: their forward is called by name).
   std::string add(torch::nn::Module& child);
   // Registers a hand-built twin (a composite block) under `name`.
   std::string add(const std::string& name, const torch::jit::Module& twin);
@@ -60,12 +61,12 @@ class GeneratorSource {
   void line(const std::string& code) { body_.push_back(code); }
   // An expression: the routes of bank `layer` with `sets` filter sets for this
   // call's rows (reference rows first), as draw_routes gives them.
-  std::string routes(int64_t layer, int64_t sets) const;
+  std::string routes(int64_t layer, int64_t sets);
   // An expression: `x` without the VBN reference rows.
   std::string live(const std::string& x) const;
 
-  // The finished module (eval mode), with its description as attributes:
-  // z_dim, and what `describe` adds.
+  // The finished module (eval mode), returning `return_expr`; attributes
+  // z_dim and route_seed.
   torch::jit::Module finish(const std::string& return_expr);
 
  private:

@@ -17,6 +17,7 @@ class VirtualBatchNormImpl : public torch::nn::Module {
   explicit VirtualBatchNormImpl(int64_t channels, double eps = 1e-5);
   // x: (n_ref + B, C, ...) with the reference rows first.
   torch::Tensor forward(const torch::Tensor& x, int64_t n_ref);
+  double eps() const { return eps_; }
 
  private:
   int64_t channels_;

@@ -29,11 +29,16 @@ void write_points_csv(const torch::Tensor& points, const std::string& path) {
   write_bytes_atomically(path, {text});
 }
 
-void write_points_npy(const torch::Tensor& points, const std::string& path) {
+void write_points_npy(const torch::Tensor& points, const std::string& path) { write_npy(as_points(points), path); }
+
+void write_npy(const torch::Tensor& values, const std::string& path) {
   // NPY format 1.0: magic, version, little-endian header length, a Python dict literal padded with
   // spaces and ending in '\n' so that magic + length + header is a multiple of 64, then the data.
-  const auto p = as_points(points);
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(p.size(0)) + ", 2), }";
+  const auto p = values.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  std::string shape;
+  for (const auto d : p.sizes()) shape += std::to_string(d) + ", ";
+  if (p.dim() > 0) shape.resize(shape.size() - (p.dim() == 1 ? 1 : 2));  // (N,) for one dimension, (N, C, H, W)
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
   const size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';

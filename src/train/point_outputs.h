@@ -13,6 +13,8 @@ namespace gantry::train {
 
 void write_points_csv(const torch::Tensor& points, const std::string& path);
 void write_points_npy(const torch::Tensor& points, const std::string& path);
+// Any tensor as a float32 C-order .npy of its shape (gantry sample's raw images).
+void write_npy(const torch::Tensor& values, const std::string& path);
 // `mixture` may have no centers (no modes drawn); the view spans the modes ± 1 (or the points).
 void write_scatter_png(const torch::Tensor& points, const Mixture2D& mixture, const std::string& path, int size = 512);
 

@@ -4,8 +4,9 @@
 # banks) and every activation / weight normalisation a generator can have
 # (BN, VBN, LN, none; SN, WN), Python loads the exported G or G_ema with
 # torch.jit.load alone and, called with the noise gantry sample draws,
-# produces exactly (torch.equal) the values gantry sample writes as .npy —
-# across gantry sample's 256-row chunks, so routes and VBN are per sample.
+# produces exactly (torch.equal) the values gantry sample writes as .npy for
+# the same calls (gantry sample draws 256 rows at a time; the second call
+# says where it starts), and the same values up to rounding in one call.
 source "$(dirname "$0")/lib.sh"
 PY=${2:?usage: $0 gantry python}
 cd "$WORK"
@@ -48,24 +49,28 @@ done
 
 "$PY" - "${list[@]}" <<'PY' || fail "TorchScript generators differ from gantry sample"
 import sys
+import warnings
 import numpy as np
 import torch
 
+warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated")
 for name in sys.argv[1:]:
     g = torch.jit.load(f"{name}.pt")  # nothing of gantry: torch alone
     want = torch.from_numpy(np.load(f"{name}.npy"))
     gen = torch.Generator().manual_seed(11)
     z = torch.cat([torch.randn(256, g.z_dim, generator=gen), torch.randn(44, g.z_dim, generator=gen)])
     with torch.no_grad():
-        got = g(z)
+        # gantry sample's calls: rows [0, 256) from sample 0, rows [256, 300) from sample 256.
+        got = torch.cat([g(z[:256]), g(z[256:], 0, 256)])
         assert got.shape == want.shape, (name, got.shape, want.shape)
         assert torch.equal(got, want), (name, (got - want).abs().max().item())
-        # Chunks agree with the whole: the second chunk alone, told where it starts.
-        assert torch.equal(g(z[256:], 0, 256), want[256:]), name
+        # One call for all rows: the same routes and per-sample VBN, so equal up to the
+        # kernels' batch-size-dependent rounding.
+        assert torch.allclose(g(z), want, rtol=0, atol=1e-5), name
         # The noise matters, and so (for banks) does the route draw.
-        assert not torch.equal(g(z.flip(0)), want), name
+        assert not torch.equal(g(z[:256].flip(0)), want[:256]), name
         if "banks" in name or "sgan" in name:
-            assert not torch.equal(g(z, 1), want), f"{name}: routes do not depend on the step"
+            assert not torch.equal(g(z[:256], 1), want[:256]), f"{name}: routes do not depend on the step"
     assert g.step == 2 and g.net in ("G", "G_ema") and "arch" in g.config, name
     print(f"{name}: {tuple(got.shape)} equal to gantry sample")
 PY
