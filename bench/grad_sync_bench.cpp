@@ -79,7 +79,8 @@ std::string fused_vs_raw(const char* name, const Shapes& shapes, int reps) {
   std::vector<std::pair<std::string, torch::Tensor>> params;
   std::int64_t numel = 0;
   for (std::size_t i = 0; i < shapes.size(); ++i) {
-    params.emplace_back("p" + std::to_string(i), torch::randn(shapes[i]).requires_grad_(true));
+    // .append, not "p" + std::to_string(i): GCC 12 warns falsely on that here (-Wrestrict, GCC bug 105651).
+    params.emplace_back(std::string("p").append(std::to_string(i)), torch::randn(shapes[i]).requires_grad_(true));
     numel += params.back().second.numel();
   }
   gantry::dist::GradSyncOptions o;
@@ -136,7 +137,7 @@ struct ConvNetImpl : torch::nn::Module {
     const std::int64_t widths[] = {3, 64, 128, 128, 128};  // 32 -> 16 -> 8 -> 4 -> 2
     for (int i = 0; i < 4; ++i) {
       convs.push_back(register_module(
-          "c" + std::to_string(i),
+          std::string("c").append(std::to_string(i)),
           torch::nn::Conv2d(torch::nn::Conv2dOptions(widths[i], widths[i + 1], 3).stride(2).padding(1))));
     }
     fc = register_module("fc", torch::nn::Linear(128 * 2 * 2, 1));
