@@ -31,7 +31,7 @@ torch::Tensor mixture_samples(const Mixture2D& mixture, uint64_t seed, int64_t f
 }
 
 MixtureSource::MixtureSource(Mixture2D mixture, uint64_t seed, int64_t global_batch, int rank, int world,
-                             SamplerState start, torch::Device device)
+                             SamplerState start, torch::Device device, int64_t pool)
     : mixture_(std::move(mixture)),
       seed_(seed),
       global_batch_(global_batch),
@@ -42,12 +42,31 @@ MixtureSource::MixtureSource(Mixture2D mixture, uint64_t seed, int64_t global_ba
   if (world <= 0 || global_batch <= 0 || global_batch % world != 0)
     throw std::invalid_argument("mixture source: global batch " + std::to_string(global_batch) +
                                 " must be a positive multiple of the world size " + std::to_string(world));
+  if (pool < 0) throw std::invalid_argument("mixture source: the pool size must be non-negative");
+  if (pool > 0) {
+    sampler_.emplace(pool, global_batch, seed, LastBatch::kContinue);  // throws for a batch larger than the pool
+    sampler_->check_state(start);
+    pool_state_ = start;
+    pool_ = mixture_samples(mixture_, seed, 0, pool, &pool_modes_);
+    return;
+  }
   if (start.epoch != 0 || start.offset < 0) throw std::invalid_argument("mixture source: bad resume position");
 }
 
 Batch MixtureSource::next() {
   const int64_t b = global_batch_ / world_, first = drawn_ + rank_ * b;
   Batch batch;
+  if (sampler_) {
+    const auto slots = sampler_->next_local(pool_state_, rank_, world_);
+    auto index = torch::empty({b}, torch::kLong);
+    for (int64_t i = 0; i < b; ++i) index[i] = slots[i].image;
+    batch.images = pool_.index_select(0, index).to(torch::kFloat).to(device_);
+    batch.labels = pool_modes_.index_select(0, index).to(device_);
+    batch.indices = index;
+    drawn_ += global_batch_;
+    batch.next = state();
+    return batch;
+  }
   batch.images = mixture_samples(mixture_, seed_, first, b, &batch.labels).to(torch::kFloat).to(device_);
   batch.labels = batch.labels.to(device_);
   batch.indices = torch::arange(first, first + b, torch::kLong);

@@ -3,11 +3,20 @@
 // pure function of (seed, i): its mode uniform over the mixture's modes, its
 // offset σ·N(0, I) by Box–Muller. So N ranks see exactly the samples 1 rank
 // sees, and a resumed run the ones an uninterrupted run would.
+//
+// With a pool of P > 0 samples (PacGAN's protocol: a fixed training set of
+// 100,000 points drawn once, reshuffled every epoch), the training set is
+// stream samples [0, P), and the batches walk GlobalBatchSampler's epoch
+// permutations of it (kContinue: each point exactly once per epoch), with
+// the same rank slicing and resume semantics as image datasets.
 #pragma once
 #include <torch/torch.h>
 
 #include "common/mixture2d.h"
 #include "data/batch_source.h"
+#include "data/sampler.h"
+
+#include <optional>
 
 namespace gantry::data {
 
@@ -18,13 +27,17 @@ torch::Tensor mixture_samples(const Mixture2D& mixture, uint64_t seed, int64_t f
 
 class MixtureSource : public BatchSource {
  public:
-  // Position: SamplerState{epoch 0, offset = global samples drawn so far}.
+  // Position without a pool: SamplerState{epoch 0, offset = global samples
+  // drawn so far}; with a pool (pool > 0): the sampler's (epoch, offset).
   MixtureSource(Mixture2D mixture, uint64_t seed, int64_t global_batch, int rank, int world, SamplerState start,
-                torch::Device device);
+                torch::Device device, int64_t pool = 0);
   Batch next() override;
-  SamplerState state() const override { return {0, drawn_}; }
+  SamplerState state() const override { return sampler_ ? pool_state_ : SamplerState{0, drawn_}; }
 
  private:
+  std::optional<GlobalBatchSampler> sampler_;
+  SamplerState pool_state_;
+  torch::Tensor pool_, pool_modes_;  // [P, 2] float64, [P]
   Mixture2D mixture_;
   uint64_t seed_;
   int64_t global_batch_;

@@ -26,17 +26,23 @@ ModeCoverage mode_coverage(const torch::Tensor& points, const Mixture2D& mixture
   const auto counts = torch::bincount(nearest.masked_select(hq), {}, k);
   r.histogram.resize(k);
   const int64_t n_hq = hq.sum().item<int64_t>();
-  double kl = 0;
+  double kl = 0, jsd = 0;
+  const double u = 1.0 / static_cast<double>(k);
   for (int64_t i = 0; i < k; ++i) {
     r.histogram[i] = counts[i].item<int64_t>();
+    const double p = n_hq > 0 ? static_cast<double>(r.histogram[i]) / n_hq : 0;
+    const double mid = 0.5 * (p + u);
+    jsd += 0.5 * u * std::log(u / mid);
     if (r.histogram[i] > 0) {
       ++r.modes_captured;
-      const double p = static_cast<double>(r.histogram[i]) / n_hq;
       kl += p * std::log(k * p);
+      jsd += 0.5 * p * std::log(p / mid);
     }
   }
   r.high_quality_share = static_cast<double>(n_hq) / r.samples;
-  r.kl_from_uniform = n_hq > 0 ? kl : std::numeric_limits<double>::quiet_NaN();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  r.kl_from_uniform = n_hq > 0 ? kl : nan;
+  r.jsd_from_uniform = n_hq > 0 ? jsd : nan;
   return r;
 }
 

@@ -4,7 +4,9 @@
 // that mode. A mode is captured if at least one high-quality point is
 // assigned to it. The KL divergence is that of the high-quality points' mode
 // histogram p̂ from uniform: Σ_k p̂_k log(K p̂_k) (0 log 0 = 0); it is undefined
-// (NaN) when no point is high quality.
+// (NaN) when no point is high quality. PacGAN's code also logs the
+// Jensen–Shannon divergence of p̂ and uniform u (natural log):
+// JSD = ½ KL(p̂ ‖ m) + ½ KL(u ‖ m), m = ½(p̂ + u); NaN likewise.
 #pragma once
 #include <torch/torch.h>
 
@@ -20,6 +22,7 @@ struct ModeCoverage {
   int64_t modes_total = 0;
   double high_quality_share = 0;   // high-quality points / all points
   double kl_from_uniform = 0;      // NaN if no high-quality point
+  double jsd_from_uniform = 0;     // NaN if no high-quality point
   std::vector<int64_t> histogram;  // high-quality points per mode
 };
 

@@ -11,7 +11,7 @@ class ConvStackDiscriminator : public Discriminator {
   ConvStackDiscriminator(const ModelConfig& c, const std::vector<ConvSpec>& specs, int64_t final_size, double slope,
                          dist::Communicator* bn_sync, dist::Communicator* mbd_sync)
       : slope_(slope) {
-    int64_t ch = c.channels;
+    int64_t ch = c.channels * c.pack;
     for (size_t i = 0; i < specs.size(); ++i) {
       const auto& s = specs[i];
       const std::string n = std::to_string(i);
@@ -35,6 +35,7 @@ class ConvStackDiscriminator : public Discriminator {
   // Every conv but the one reading the image.
   std::vector<WeightLayer> direal_layers() const override { return {convs_.begin() + 1, convs_.end()}; }
   bool couples_samples() const override { return couples_; }
+  std::vector<WeightLayer> input_layers() const override { return {convs_[0]}; }
 
  private:
   double slope_;

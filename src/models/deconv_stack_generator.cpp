@@ -104,6 +104,7 @@ class DeconvStackGenerator : public Generator {
       if (!writes_with_deconv_ || i + 1 < ups_.size()) out.push_back(ups_[i]);
     return out;
   }
+  std::vector<WeightLayer> output_layers() const override { return {writes_with_deconv_ ? ups_.back() : to_image_}; }
   bool couples_samples() const override { return couples_; }
 
  private:

@@ -1,9 +1,15 @@
 // MLPs for 2-D mixtures (ring of 8, grid of 25; VEEGAN / PacGAN setups):
+// Widths: g_width / d_width, else mlp_hidden; depths (linear layers): mlp_depth,
+// D mlp_d_depth if set.
 // G: z → depth−1 × [linear hidden, norm, ReLU] → linear data_dim; with
 //    mlp_banks = b > 0 (SGAN for 2-D) the first b hidden layers are stochastic
 //    banks of K linear filter sets, each with weight norm and its own PReLU
 //    (models/stochastic_deconv with LayerKind::kLinear), routed per sample.
-// D: x → depth−1 × [linear hidden, LeakyReLU 0.2] → features → head.
+// D: x → depth−1 × [linear hidden, LeakyReLU 0.2] → features → head; with
+//    d_activation = maxout each hidden layer is linear hidden·pieces followed
+//    by the max over each unit's `pieces` consecutive outputs (PacGAN's D:
+//    Blocks' LinearMaxout). With packing D reads pack·data_dim features.
+// Weights: mlp_init (PacGAN: N(0, 0.02²)); biases 0.
 #include "models/architectures.h"
 #include "models/blocks.h"
 #include "models/script_export.h"
@@ -19,27 +25,27 @@ class MlpGenerator : public Generator {
     z_dim_ = c.z_dim;
     vbn_.init(*this, c);
     int64_t in = c.z_dim;
+    const int64_t hidden = c.g_width > 0 ? c.g_width : c.mlp_hidden;
     for (int64_t i = 0; i + 1 < c.mlp_depth; ++i) {
       const std::string n = std::to_string(i);
       if (i < c.mlp_banks) {
         StochasticDeconvOptions o;
         o.in = in;
-        o.out = c.mlp_hidden;
+        o.out = hidden;
         o.filter_sets = c.sdeconv_sets;
         o.kind = LayerKind::kLinear;
         banks_.push_back(register_module("bank" + n, StochasticDeconv(o)));
       } else {
-        layers_.push_back(register_module("fc" + n, WeightLayer(WeightLayerOptions::linear(in, c.mlp_hidden)
+        layers_.push_back(register_module("fc" + n, WeightLayer(WeightLayerOptions::linear(in, hidden)
                                                                     .norm(c.g_weight_norm)
-                                                                    .init(Init::kKaimingNormal)
+                                                                    .init(c.mlp_init)
                                                                     .bias(!cancels_bias(c.g_norm)))));
-        norms_.push_back(register_module("norm" + n, NormLayer(c.g_norm, c.mlp_hidden, sync)));
+        norms_.push_back(register_module("norm" + n, NormLayer(c.g_norm, hidden, sync)));
       }
-      in = c.mlp_hidden;
+      in = hidden;
     }
     out_ = register_module(
-        "out",
-        WeightLayer(WeightLayerOptions::linear(in, c.data_dim).norm(c.g_weight_norm).init(Init::kKaimingNormal)));
+        "out", WeightLayer(WeightLayerOptions::linear(in, c.data_dim).norm(c.g_weight_norm).init(c.mlp_init)));
     couples_ = c.g_norm == NormKind::kBatch &&
                !layers_.empty();  // VBN normalizes each sample by a fixed reference batch: no coupling
   }
@@ -83,6 +89,7 @@ class MlpGenerator : public Generator {
     return out;
   }
   bool couples_samples() const override { return couples_; }
+  std::vector<WeightLayer> output_layers() const override { return {out_}; }
 
  private:
   uint64_t seed_;
@@ -96,28 +103,39 @@ class MlpGenerator : public Generator {
 
 class MlpDiscriminator : public Discriminator {
  public:
-  MlpDiscriminator(const ModelConfig& c, dist::Communicator* bn_sync, dist::Communicator* mbd_sync) {
-    int64_t in = c.data_dim;
-    for (int64_t i = 0; i + 1 < c.mlp_depth; ++i) {
+  MlpDiscriminator(const ModelConfig& c, dist::Communicator* bn_sync, dist::Communicator* mbd_sync)
+      : pieces_(c.d_activation == DActivation::kMaxout ? c.maxout_pieces : 1) {
+    int64_t in = c.data_dim * c.pack;
+    const int64_t hidden = c.d_width > 0 ? c.d_width : c.mlp_hidden;
+    const int64_t depth = c.mlp_d_depth > 0 ? c.mlp_d_depth : c.mlp_depth;
+    for (int64_t i = 0; i + 1 < depth; ++i) {
       layers_.push_back(register_module(
           "fc" + std::to_string(i),
-          WeightLayer(WeightLayerOptions::linear(in, c.mlp_hidden).norm(c.d_weight_norm).init(Init::kKaimingNormal))));
-      norms_.push_back(register_module("norm" + std::to_string(i), NormLayer(c.d_norm, c.mlp_hidden, bn_sync)));
-      in = c.mlp_hidden;
+          WeightLayer(WeightLayerOptions::linear(in, hidden * pieces_).norm(c.d_weight_norm).init(c.mlp_init))));
+      norms_.push_back(register_module("norm" + std::to_string(i), NormLayer(c.d_norm, hidden, bn_sync)));
+      in = hidden;
     }
-    head_ = register_module("head", DHead(in, c, Init::kKaimingNormal, mbd_sync));
+    head_ = register_module("head", DHead(in, c, c.mlp_init, mbd_sync));
     couples_ = c.d_norm == NormKind::kBatch || c.mbd_kernels > 0;
   }
   DOutput forward(const torch::Tensor& x) override {
     auto h = x;
-    for (size_t i = 0; i < layers_.size(); ++i) h = torch::leaky_relu(norms_[i]->forward(layers_[i]->forward(h)), 0.2);
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      h = layers_[i]->forward(h);
+      // Maxout: unit u is the max of outputs u·pieces .. u·pieces + pieces − 1 (norm after the max).
+      h = pieces_ > 1 ? std::get<0>(h.view({h.size(0), -1, pieces_}).max(2)) : h;
+      h = norms_[i]->forward(h);
+      h = pieces_ > 1 ? h : torch::leaky_relu(h, 0.2);
+    }
     return {head_->forward(h), h};
   }
   // Every hidden layer but the one reading the point (as the conv nets skip the image-reading conv).
   std::vector<WeightLayer> direal_layers() const override { return {layers_.begin() + 1, layers_.end()}; }
   bool couples_samples() const override { return couples_; }
+  std::vector<WeightLayer> input_layers() const override { return {layers_[0]}; }
 
  private:
+  int64_t pieces_;
   std::vector<WeightLayer> layers_;
   std::vector<NormLayer> norms_;
   DHead head_{nullptr};

@@ -31,12 +31,19 @@ void validate(const ModelConfig& c) {
     throw std::invalid_argument("model: minibatch discrimination kernels and dims must be positive");
   if (c.arch == Arch::kSgan && (c.sdeconv_sets < 1 || c.sdeconv_layers < 1))
     throw std::invalid_argument("model: sgan needs at least one stochastic deconv layer with at least one filter set");
-  if (c.arch == Arch::kMlp && (c.mlp_hidden <= 0 || c.mlp_depth < 2 || c.data_dim <= 0))
-    throw std::invalid_argument("model: mlp needs hidden > 0, depth >= 2, data_dim > 0");
+  if (c.arch == Arch::kMlp && (c.mlp_hidden <= 0 || c.mlp_depth < 2 || c.data_dim <= 0 || c.mlp_d_depth == 1))
+    throw std::invalid_argument("model: mlp needs hidden > 0, depth >= 2 (mlp_d_depth 0 or >= 2), data_dim > 0");
   if (c.mlp_banks < 0 ||
       (c.mlp_banks > 0 && (c.arch != Arch::kMlp || c.mlp_banks > c.mlp_depth - 1 || c.sdeconv_sets < 1)))
     throw std::invalid_argument(
         "model: mlp_banks is for mlp, at most mlp_depth - 1 hidden layers, with sdeconv_sets >= 1");
+  if (c.d_activation == DActivation::kMaxout && c.arch != Arch::kMlp)
+    throw std::invalid_argument("model: d_activation = \"maxout\" is for model.arch = \"mlp\"");
+  if (c.d_activation == DActivation::kMaxout && c.maxout_pieces < 2)
+    throw std::invalid_argument("model: maxout needs maxout_pieces >= 2");
+  if (c.pack < 1) throw std::invalid_argument("model: pack must be at least 1");
+  if (c.mlp_init != Init::kKaimingNormal && c.arch != Arch::kMlp)
+    throw std::invalid_argument("model: mlp_init is for model.arch = \"mlp\"");
 }
 
 }  // namespace gantry::models

@@ -35,6 +35,19 @@ inline constexpr EnumName<Arch> kArchNames[] = {{Arch::kDcgan, "dcgan"},
                                                 {Arch::kMlp, "mlp"}};
 constexpr std::span<const EnumName<Arch>> enum_names(Arch) { return kArchNames; }
 
+// The nonlinearity of the MLP discriminator's hidden layers: LeakyReLU 0.2, or
+// maxout [Goodfellow et al. 2013] over `maxout_pieces` linear pieces per unit
+// (PacGAN's 2-D discriminator).
+enum class DActivation { kLeakyRelu, kMaxout };
+inline constexpr EnumName<DActivation> kDActivationNames[] = {{DActivation::kLeakyRelu, "leaky_relu"},
+                                                              {DActivation::kMaxout, "maxout"}};
+constexpr std::span<const EnumName<DActivation>> enum_names(DActivation) { return kDActivationNames; }
+
+inline constexpr EnumName<Init> kInitNames[] = {{Init::kKaimingNormal, "kaiming_normal"},
+                                                {Init::kNormal002, "normal_0.02"},
+                                                {Init::kXavierUniform, "xavier_uniform"}};
+constexpr std::span<const EnumName<Init>> enum_names(Init) { return kInitNames; }
+
 struct ModelConfig {
   Arch arch = Arch::kDcgan;
   int64_t resolution = 32;  // image side (dcgan 28/32/64, sngan_cnn 32/48, resnet 32/48/128/256, sgan 28/32/64)
@@ -56,13 +69,22 @@ struct ModelConfig {
   int64_t sdeconv_sets = 8;
   int64_t sdeconv_layers = 4;
   uint64_t seed = 0;  // route draws of stochastic deconvolution
-  // mlp (2-D mixtures)
+  // mlp (2-D mixtures): linear layers per network (hidden layers + output);
+  // g_width / d_width > 0 override mlp_hidden, mlp_d_depth > 0 mlp_depth for D.
   int64_t mlp_hidden = 128;
   int64_t mlp_depth = 3;
+  int64_t mlp_d_depth = 0;
   int64_t data_dim = 2;
   // SGAN for 2-D: the first mlp_banks hidden layers of G are stochastic banks
   // of sdeconv_sets linear filter sets (1×1 transposed convs), 0 = plain MLP.
   int64_t mlp_banks = 0;
+  DActivation d_activation = DActivation::kLeakyRelu;  // mlp D only
+  int64_t maxout_pieces = 5;
+  Init mlp_init = Init::kKaimingNormal;  // weights of both MLPs (biases start at 0)
+  // PacGAN packing [Lin et al. 2018]: D judges `pack` samples at once,
+  // concatenated along features (mlp) or channels (images); its input layer
+  // is `pack` times wider and it returns one logit per pack (models::pack_samples).
+  int64_t pack = 1;
 };
 
 // Throws std::invalid_argument naming the first impossible setting

@@ -15,6 +15,18 @@ dist::Communicator* bn_sync(const ModelConfig& c, dist::Communicator* sync) {
 dist::Communicator* mbd_sync(dist::Communicator* sync) { return sync && sync->size() > 1 ? sync : nullptr; }
 }  // namespace
 
+torch::Tensor pack_samples(const torch::Tensor& x, int64_t m) {
+  if (m == 1) return x;
+  if (m < 1 || x.dim() < 2 || x.size(0) % m != 0)
+    throw std::invalid_argument("pack: " + std::to_string(x.size(0)) + " samples do not form packs of " +
+                                std::to_string(m));
+  // Row-major (N, F, ...) viewed as (N/m, m, F, ...) then merged: pack j holds samples j·m .. j·m+m−1.
+  auto shape = x.sizes().vec();
+  shape[0] /= m;
+  shape[1] *= m;
+  return x.contiguous().view(shape);
+}
+
 std::shared_ptr<Generator> build_generator(const ModelConfig& c, dist::Communicator* sync) {
   validate(c);
   switch (c.arch) {

@@ -30,6 +30,8 @@ class Generator : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& z) = 0;
   virtual std::vector<WeightLayer> direal_layers() const = 0;
   virtual bool couples_samples() const = 0;
+  // The layer writing the image (points), for DiReAL's "all" scope (reg/direal.h).
+  virtual std::vector<WeightLayer> output_layers() const = 0;
   int64_t z_dim() const { return z_dim_; }
   // Stochastic deconvolution only: routes for the next forward, and the
   // feature maps of the last forward (split loss).
@@ -55,7 +57,15 @@ class Discriminator : public torch::nn::Module {
   virtual DOutput forward(const torch::Tensor& x) = 0;
   virtual std::vector<WeightLayer> direal_layers() const = 0;
   virtual bool couples_samples() const = 0;
+  // The layer reading the image (points), for DiReAL's "all" scope (reg/direal.h).
+  virtual std::vector<WeightLayer> input_layers() const = 0;
 };
+
+// PacGAN packing [Lin et al. 2018] at D's input: x (N, F, ...) → (N/m, m·F, ...),
+// samples i·m .. i·m+m−1 side by side along the first feature axis (features
+// of a point, channels of an image). Throws std::invalid_argument unless m
+// divides N; m = 1 returns x.
+torch::Tensor pack_samples(const torch::Tensor& x, int64_t m);
 
 // Builders of config.arch. `sync` is the communicator synchronized
 // layers (batch norm, minibatch discrimination) use when config asks for them;

@@ -138,6 +138,7 @@ class ResnetGenerator : public Generator {
     return out;
   }
   bool couples_samples() const override { return couples_; }
+  std::vector<WeightLayer> output_layers() const override { return {to_image_}; }
 
  private:
   Tables t_;
@@ -183,7 +184,7 @@ class ResnetDiscriminator : public Discriminator {
  public:
   ResnetDiscriminator(const ModelConfig& c, dist::Communicator* bn_sync, dist::Communicator* mbd_sync) {
     const auto t = tables(c.resolution, 64, c.d_width > 0 ? c.d_width : 64);
-    int64_t ch = c.channels;
+    int64_t ch = c.channels * c.pack;
     for (size_t i = 0; i < t.d.size(); ++i) {
       blocks_.push_back(
           register_module("block" + std::to_string(i), DBlock(ch, t.d[i], t.d_down[i], i == 0, c, bn_sync)));
@@ -208,6 +209,7 @@ class ResnetDiscriminator : public Discriminator {
     return out;
   }
   bool couples_samples() const override { return couples_; }
+  std::vector<WeightLayer> input_layers() const override { return {blocks_[0]->c1, blocks_[0]->sc}; }
 
  private:
   std::vector<DBlock> blocks_;

@@ -63,6 +63,11 @@ torch::Tensor WeightLayerImpl::matrix_of(const torch::Tensor& w) const {
 
 torch::Tensor WeightLayerImpl::filter_matrix() const { return matrix_of(weight_); }
 
+torch::Tensor WeightLayerImpl::input_filter_matrix() const {
+  if (opt_.kind() == LayerKind::kDeconv) return weight_.reshape({weight_.size(0), -1});
+  return weight_.transpose(0, 1).reshape({weight_.size(1), -1});
+}
+
 torch::Tensor WeightLayerImpl::effective_weight() {
   if (opt_.norm() == WeightNorm::kNone) return weight_;
   const auto m = matrix_of(weight_);

@@ -71,6 +71,9 @@ class WeightLayerImpl : public torch::nn::Module {
   const torch::Tensor& raw_weight() const { return weight_; }
   // Raw filters as a (out, fan_in) matrix view, per the table above.
   torch::Tensor filter_matrix() const;
+  // Raw weights grouped by INPUT unit, (in, out·k·k): what each input channel
+  // feeds (DiReAL on a layer with a single output filter).
+  torch::Tensor input_filter_matrix() const;
   const WeightLayerOptions& options() const { return opt_; }
   // σ of the last SN forward (for logging); undefined without SN.
   torch::Tensor last_sigma() const { return sigma_; }

@@ -10,7 +10,7 @@ std::unique_ptr<data::BatchSource> make_batch_source(const TrainConfig& c, const
                                                      int world, torch::Device device) {
   if (!c.data.mixture.empty())
     return std::make_unique<data::MixtureSource>(mixture_by_name(c.data.mixture), c.train.seed, c.data.batch, rank,
-                                                 world, start, device);
+                                                 world, start, device, c.data.mixture_pool);
   data::LoaderOptions lo;
   lo.path = c.data.path;
   lo.open.file_locking = c.data.file_locking;

@@ -200,17 +200,21 @@ json evaluate(models::Generator& g, models::Discriminator* d, const TrainConfig&
     const auto mc = eval::mode_coverage(out[0], mixture_by_name(config.data.mixture));
     r["modes"] = {{"mixture", config.data.mixture}, {"captured", mc.modes_captured},
                   {"total", mc.modes_total},        {"high_quality_share", mc.high_quality_share},
-                  {"kl", mc.kl_from_uniform},       {"histogram", mc.histogram}};
+                  {"kl", mc.kl_from_uniform},       {"jsd", mc.jsd_from_uniform},
+                  {"histogram", mc.histogram}};
   }
   if (m.diversity) {
     json dv;
-    const auto rg = g.direal_layers(), rd = d ? d->direal_layers() : std::vector<models::WeightLayer>{};
+    const auto scope = config.reg.direal_layers;
+    const auto rg = reg::direal_layers(g, scope);
+    const auto rd = d ? reg::direal_layers(*d, scope) : std::vector<models::WeightLayer>{};
     dv["R_G"] =
         rg.empty() ? json(nullptr) : json(reg::Direal(rg, {config.reg.direal_tau_g, 1.0}).value().item<double>());
     dv["R_D"] =
         rd.empty() ? json(nullptr) : json(reg::Direal(rd, {config.reg.direal_tau_d, 1.0}).value().item<double>());
     dv["tau_g"] = config.reg.direal_tau_g;
     dv["tau_d"] = config.reg.direal_tau_d;
+    dv["layers"] = enum_name(scope);
     dv["mean_pairwise_distance"] = eval::mean_pairwise_distance(out[0]);
     dv["pairwise_space"] = use_net ? "features" : (points ? "points" : "pixels");
     r["diversity"] = dv;
@@ -233,6 +237,7 @@ std::vector<std::pair<std::string, double>> eval_scalars(const json& r) {
     num("modes_captured", r["modes"]["captured"]);
     num("high_quality_share", r["modes"]["high_quality_share"]);
     num("modes_kl", r["modes"]["kl"]);
+    num("modes_jsd", r["modes"]["jsd"]);
   }
   if (r.contains("diversity")) {
     for (const char* k : {"R_G", "R_D", "mean_pairwise_distance"}) num(k, r["diversity"][k]);

@@ -258,10 +258,10 @@ void Trainer::build() {
   sync_g_ = std::make_unique<dist::GradSync>(*g_, comm_, g_sync_options);
   sync_d_ = std::make_unique<dist::GradSync>(*d_, comm_, sync_options);
   if (c.reg.direal_d)
-    direal_d_ = std::make_unique<reg::Direal>(d_->direal_layers(),
+    direal_d_ = std::make_unique<reg::Direal>(reg::direal_layers(*d_, c.reg.direal_layers),
                                               reg::DirealOptions{c.reg.direal_tau_d, c.reg.direal_lambda_d});
   if (c.reg.direal_g)
-    direal_g_ = std::make_unique<reg::Direal>(g_->direal_layers(),
+    direal_g_ = std::make_unique<reg::Direal>(reg::direal_layers(*g_, c.reg.direal_layers),
                                               reg::DirealOptions{c.reg.direal_tau_g, c.reg.direal_lambda_g});
   if (c.reg.ha_lambda_d > 0) ha_d_ = std::make_unique<reg::HistoricalAverage>(d_->parameters(), c.reg.ha_lambda_d);
   if (c.reg.ha_lambda_g > 0) ha_g_ = std::make_unique<reg::HistoricalAverage>(g_->parameters(), c.reg.ha_lambda_g);
@@ -395,7 +395,7 @@ torch::Tensor Trainer::g_forward(const torch::Tensor& z) {
 }
 
 models::DOutput Trainer::d_forward(const torch::Tensor& x) {
-  const auto input = in_layout(x, cfg_.train.channels_last);
+  const auto input = in_layout(models::pack_samples(x, cfg_.model.pack), cfg_.train.channels_last);
   if (!bf16_) return d_->forward(input);
   models::DOutput o;
   {

@@ -62,10 +62,16 @@ std::vector<Field> fields(TrainConfig& c) {
       {"model.sdeconv_layers", &m.sdeconv_layers},
       {"model.mlp_hidden", &m.mlp_hidden},
       {"model.mlp_depth", &m.mlp_depth},
+      {"model.mlp_d_depth", &m.mlp_d_depth},
       {"model.data_dim", &m.data_dim},
       {"model.mlp_banks", &m.mlp_banks},
+      {"model.d_activation", choice(&m.d_activation)},
+      {"model.maxout_pieces", &m.maxout_pieces},
+      {"model.mlp_init", choice(&m.mlp_init)},
+      {"model.pack", &m.pack},
       {"data.path", &c.data.path},
       {"data.mixture", &c.data.mixture},
+      {"data.mixture_pool", &c.data.mixture_pool},
       {"data.batch", &c.data.batch},
       {"data.hflip", &c.data.hflip},
       {"data.shift", &c.data.shift},
@@ -102,6 +108,7 @@ std::vector<Field> fields(TrainConfig& c) {
       {"reg.direal_tau_g", &r.direal_tau_g},
       {"reg.direal_lambda_d", &r.direal_lambda_d},
       {"reg.direal_lambda_g", &r.direal_lambda_g},
+      {"reg.direal_layers", choice(&r.direal_layers)},
       {"reg.grad_norm", choice(&r.grad_norm)},
       {"reg.wgan_gp", &r.wgan_gp},
       {"reg.gp_lambda", &r.gp_lambda},
@@ -219,8 +226,12 @@ const IntRange kIntRanges[] = {
     {"model.sdeconv_layers", 0, 16},
     {"model.mlp_hidden", 1, 65536},
     {"model.mlp_depth", 2, 64},
+    {"model.mlp_d_depth", 0, 64},
     {"model.data_dim", 1, 65536},
     {"model.mlp_banks", 0, 63},
+    {"model.maxout_pieces", 1, 64},
+    {"model.pack", 1, 64},
+    {"data.mixture_pool", 0, 1 << 28},
     {"data.batch", 1, 1 << 20},
     {"data.shift", 0, 4096},
     {"data.prefetch", 1, 1024},
@@ -274,7 +285,10 @@ double available_memory_bytes() {
 // and refuse what cannot fit before anything is allocated.
 void check_mlp_fits(const models::ModelConfig& m) {
   if (m.arch != models::Arch::kMlp) return;
-  const double h = static_cast<double>(m.mlp_hidden), depth = static_cast<double>(m.mlp_depth);
+  // An upper bound with the widest and deepest of the two networks (maxout D layers are `pieces` times wider).
+  const int64_t pieces = m.d_activation == models::DActivation::kMaxout ? m.maxout_pieces : 1;
+  const double h = static_cast<double>(std::max({m.mlp_hidden, m.g_width, m.d_width * pieces}));
+  const double depth = static_cast<double>(std::max(m.mlp_depth, m.mlp_d_depth));
   const double per_net = h * (static_cast<double>(m.z_dim) + static_cast<double>(m.data_dim) + 2) + (depth - 1) * h * h;
   const double bytes = 4.0 * per_net * (4 + 1 + 4);
   const double have = available_memory_bytes();
@@ -362,18 +376,32 @@ void validate(TrainConfig& c, int world_size) {
                                                                 std::to_string(world_size));
   require(c.g_batch() % world_size == 0, "train.g_batch " + std::to_string(c.g_batch()) +
                                              " must be a multiple of the world size " + std::to_string(world_size));
+  // Packing: every rank's share of both batches forms whole packs, and no per-sample input gradient is asked of D.
+  const int64_t pack = c.model.pack;
+  require(pack == 1 || (c.data.batch / world_size % pack == 0 && c.g_batch() / world_size % pack == 0),
+          "model.pack " + std::to_string(pack) + ": data.batch and train.g_batch per rank (" +
+              std::to_string(c.data.batch / world_size) + ", " + std::to_string(c.g_batch() / world_size) +
+              ") must be multiples of it");
+  require(pack == 1 || (!r.wgan_gp && r.r1_gamma == 0 && r.grad_norm == reg::GradNorm::kNone),
+          "model.pack > 1 does not combine with reg.wgan_gp, reg.r1_gamma or reg.grad_norm (they take D's "
+          "gradient per sample, D judges packs)");
   reg::check_compatible(c.model, {r.grad_norm, r.wgan_gp, r.r1_gamma > 0});
   check_mlp_fits(c.model);
   validate_eval(c);
   // The data: present, readable, and of the model's shape.
   if (c.model.arch == models::Arch::kMlp) {
     require(c.data.path.empty() && !c.data.mixture.empty(),
-            "model.arch = \"mlp\" trains on a 2-D mixture: set data.mixture (ring8, grid25), not data.path");
+            "model.arch = \"mlp\" trains on a 2-D mixture: set data.mixture (ring8, grid25, pacgan_ring8, "
+            "pacgan_grid25), not data.path");
     parse("data.mixture", [&] { return mixture_by_name(c.data.mixture); });
+    require(c.data.mixture_pool == 0 || c.data.mixture_pool >= c.data.batch,
+            "data.mixture_pool " + std::to_string(c.data.mixture_pool) + " is smaller than data.batch " +
+                std::to_string(c.data.batch));
     require(c.model.data_dim == 2, "data.mixture samples are 2-D: model.data_dim must be 2");
     return;
   }
   require(c.data.mixture.empty(), "data.mixture is for model.arch = \"mlp\" only");
+  require(c.data.mixture_pool == 0, "data.mixture_pool is for model.arch = \"mlp\" only");
   require(!c.data.path.empty(), "data.path is required");
   data::OpenOptions open;
   open.file_locking = c.data.file_locking;

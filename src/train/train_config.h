@@ -12,6 +12,7 @@
 
 #include "data/sampler.h"
 #include "models/model_config.h"
+#include "reg/direal.h"
 #include "reg/feature_matching.h"
 #include "reg/gradient_normalization.h"
 #include "train/precision.h"
@@ -30,9 +31,10 @@ inline constexpr EnumName<LrSchedule> kLrScheduleNames[] = {{LrSchedule::kConsta
 constexpr std::span<const EnumName<LrSchedule>> enum_names(LrSchedule) { return kLrScheduleNames; }
 
 struct DataConfig {
-  std::string path;     // packed HDF5 dataset (gantry pack / synth)
-  std::string mixture;  // instead of path, for model.arch = "mlp": ring8 | grid25 (drawn on the fly)
-  int64_t batch = 64;   // global batch of real images per D step
+  std::string path;          // packed HDF5 dataset (gantry pack / synth)
+  std::string mixture;       // instead of path, for model.arch = "mlp": ring8 | grid25 | pacgan_ring8 | pacgan_grid25
+  int64_t mixture_pool = 0;  // 0: fresh samples every step; P: a fixed set of P samples, reshuffled per epoch
+  int64_t batch = 64;        // global batch of real images per D step
   bool hflip = false;
   int64_t shift = 0;  // max integer shift (pixels)
   data::LastBatch last_batch = data::LastBatch::kDrop;
@@ -72,6 +74,7 @@ struct RegConfig {
   bool direal_d = false, direal_g = false;
   double direal_tau_d = 0.5, direal_tau_g = 0.5;
   double direal_lambda_d = 0.1, direal_lambda_g = 1e-3;
+  reg::DirealScope direal_layers = reg::DirealScope::kHidden;  // all: also the image-reading/-writing layers
   reg::GradNorm grad_norm = reg::GradNorm::kNone;
   bool wgan_gp = false;
   double gp_lambda = 10.0;

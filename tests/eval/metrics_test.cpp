@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -263,6 +264,97 @@ TEST(MixtureSource, SamplesArePureFunctionsOfTheirIndex) {
   EXPECT_TRUE(torch::equal(one.next().images, resumed.next().images));
   EXPECT_THROW(data::MixtureSource(m, 5, 9, 0, 2, {}, torch::kCPU), std::invalid_argument);
   EXPECT_THROW(mixture_by_name("ring9"), std::invalid_argument);
+}
+
+// JSD(p, u) by its definition, with m = (p + u)/2, natural log, 0 log 0 = 0.
+double jsd_by_hand(const std::vector<double>& p) {
+  const double u = 1.0 / static_cast<double>(p.size());
+  double a = 0, b = 0;
+  for (double pi : p) {
+    const double m = 0.5 * (pi + u);
+    if (pi > 0) a += pi * std::log(pi / m);
+    b += u * std::log(u / m);
+  }
+  return 0.5 * a + 0.5 * b;
+}
+
+TEST(ModeCoverage, JensenShannonOfTheModeHistogram) {
+  for (const auto& m : {ring8(), grid25(), mixture_by_name("pacgan_ring8")}) {
+    const int64_t k = static_cast<int64_t>(m.centers.size());
+    const double kd = static_cast<double>(k);
+    EXPECT_NEAR(mode_coverage(at_centers(m, std::vector<int64_t>(k, 7)), m).jsd_from_uniform, 0.0, 1e-12);
+    // One mode: ½ log(2/(1 + 1/K)) + ½ [(1/K) log(2/(K + 1)) + (K − 1)/K · log 2], and by the general formula.
+    std::vector<int64_t> one(k, 0);
+    one[2] = 40;
+    const double closed =
+        0.5 * std::log(2 / (1 + 1 / kd)) + 0.5 * ((1 / kd) * std::log(2 / (kd + 1)) + (kd - 1) / kd * std::log(2.0));
+    std::vector<double> delta(k, 0.0);
+    delta[2] = 1;
+    const double got = mode_coverage(at_centers(m, one), m).jsd_from_uniform;
+    EXPECT_NEAR(got, closed, 1e-12) << m.name;
+    EXPECT_NEAR(got, jsd_by_hand(delta), 1e-12);
+    EXPECT_LT(got, std::log(2.0));  // JSD ≤ log 2
+    // 3 : 1 in two modes.
+    std::vector<int64_t> two(k, 0);
+    two[0] = 3;
+    two[1] = 1;
+    std::vector<double> p(k, 0.0);
+    p[0] = 0.75;
+    p[1] = 0.25;
+    EXPECT_NEAR(mode_coverage(at_centers(m, two), m).jsd_from_uniform, jsd_by_hand(p), 1e-12);
+    // No high-quality point: undefined.
+    EXPECT_TRUE(std::isnan(mode_coverage(torch::full({3, 2}, 50.0, torch::kDouble), m).jsd_from_uniform));
+  }
+}
+
+TEST(Mixture2D, PacganGeometry) {
+  // PacGAN's synthetic_data_experiments configs: ring of 8 at radius 1, σ 0.01; grid {−4..4 step 2}², σ 0.05.
+  const auto ring = mixture_by_name("pacgan_ring8");
+  ASSERT_EQ(ring.centers.size(), 8u);
+  EXPECT_DOUBLE_EQ(ring.sigma, 0.01);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_NEAR(ring.centers[i][0], std::cos(2 * M_PI * i / 8), 1e-15);
+    EXPECT_NEAR(ring.centers[i][1], std::sin(2 * M_PI * i / 8), 1e-15);
+  }
+  const auto grid = mixture_by_name("pacgan_grid25");
+  EXPECT_EQ(grid.centers, grid25().centers);
+  EXPECT_DOUBLE_EQ(grid.sigma, 0.05);
+  EXPECT_EQ(grid.name, "pacgan_grid25");
+}
+
+TEST(MixtureSource, FixedPoolIsReshuffledEveryEpoch) {
+  const auto m = mixture_by_name("pacgan_ring8");
+  constexpr int64_t kPool = 60, kBatch = 12;
+  const auto pool = data::mixture_samples(m, 9, 0, kPool);
+  data::MixtureSource src(m, 9, kBatch, 0, 1, {}, torch::kCPU, kPool);
+  std::vector<std::vector<int64_t>> epochs(3);
+  for (auto& e : epochs)
+    for (int i = 0; i < kPool / kBatch; ++i) {
+      const auto b = src.next();
+      // Each sample is pool point `index`, as float32 of the float64 pool.
+      EXPECT_TRUE(torch::equal(b.images, pool.index_select(0, b.indices).to(torch::kFloat)));
+      for (int64_t j = 0; j < b.indices.size(0); ++j) e.push_back(b.indices[j].item<int64_t>());
+    }
+  for (const auto& e : epochs) {  // every point exactly once per epoch
+    auto sorted = e;
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t i = 0; i < kPool; ++i) EXPECT_EQ(sorted[i], i);
+  }
+  EXPECT_NE(epochs[0], epochs[1]);  // reshuffled
+  EXPECT_NE(epochs[1], epochs[2]);
+  // Rank slicing and resume: two ranks' halves make the 1-rank batch, also across an epoch boundary.
+  data::MixtureSource one(m, 9, kBatch, 0, 1, {}, torch::kCPU, kPool), r0(m, 9, kBatch, 0, 2, {}, torch::kCPU, kPool),
+      r1(m, 9, kBatch, 1, 2, {}, torch::kCPU, kPool);
+  for (int i = 0; i < 7; ++i) {
+    const auto b = one.next();
+    EXPECT_TRUE(torch::equal(b.images, torch::cat({r0.next().images, r1.next().images}))) << i;
+  }
+  EXPECT_EQ(one.state().epoch, 1);
+  data::MixtureSource resumed(m, 9, kBatch, 0, 1, one.state(), torch::kCPU, kPool);
+  EXPECT_TRUE(torch::equal(one.next().images, resumed.next().images));
+  // A batch larger than the pool, or a position outside it, is refused.
+  EXPECT_THROW(data::MixtureSource(m, 9, 64, 0, 1, {}, torch::kCPU, kPool), std::invalid_argument);
+  EXPECT_THROW(data::MixtureSource(m, 9, kBatch, 0, 1, {0, kPool + 1}, torch::kCPU, kPool), std::invalid_argument);
 }
 
 TEST(Diversity, MeanPairwiseDistanceOfAHandCase) {

@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""Results runner: variants × seeds of a base config, tables and curves (issue 16).
+
+A plan (TOML, bench/plans/) names one or more base configs, the variants
+(lists of `--set key=value` overrides applied on top of a base), the metrics
+to tabulate (paths into gantry's eval events in metrics.jsonl) and, where a
+paper gives them, the anchor rows to print beside gantry's numbers:
+
+    [[base]]            name = "ring"   config = "configs/pacgan_ring8.toml"
+    [variants.gan]      set = []
+    [variants.pacgan4]  set = ["model.pack=4", "data.batch=400"]
+    [metrics.modes]     path = "modes.captured"   label = "modes"
+    [[anchor]]          base = "ring"  variant = "pacgan4"  source = "..."  values = {modes = "7.8 ± 0.1"}
+
+For every (seed, variant, base) the runner trains `gantry train --config
+<base> --set <variant> --set train.seed=<seed> --set train.steps=<budget>`
+in <out>/runs/<base>-<variant>-s<seed>, at most --jobs runs at a time (1
+thread each), seeds in the outer loop so that an interrupted campaign has
+every variant at the same number of seeds. It resumes: a run whose
+metrics.jsonl has its evaluation at the budget is skipped, and an
+unfinished one continues from its newest checkpoint (gantry train resumes
+by itself), so a later, larger --steps extends finished runs too.
+
+Report (also written after every finished run): for each budget of
+--report-steps (default: the campaign budget) and each base, one table of
+mean ± standard error over seeds (SE = sd/√n) of each metric at the last
+evaluation at or before that budget, with n; <out>/results.md and
+<out>/results.json; and <out>/curves-<base>-<metric>.png: each variant's
+mean over seeds per evaluated step, shaded ± SE.
+
+  bench/results.py --plan bench/plans/pacgan2d.toml --steps 20000 --seeds 0-9 --jobs 2
+  bench/results.py --plan bench/plans/pacgan2d.toml --report-only --report-steps 10000,20000
+A full PacGAN protocol run on a faster machine is the same command with
+--steps 400000 (the plan's configs already hold the protocol).
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+
+def parse_seeds(text):
+    seeds = []
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            seeds += range(int(a), int(b) + 1)
+        elif part:
+            seeds.append(int(part))
+    return seeds
+
+
+def load_plan(path):
+    with open(path, "rb") as f:
+        plan = tomllib.load(f)
+    for key in ("base", "variants", "metrics"):
+        if key not in plan:
+            sys.exit(f"results: plan {path} has no [{key}]")
+    for name, v in plan["variants"].items():
+        if not all(isinstance(s, str) and "=" in s for s in v.get("set", [])):
+            sys.exit(f"results: variant {name}: set must be a list of key=value strings")
+    return plan
+
+
+def run_name(base, variant, seed):
+    return f"{base}-{variant}-s{seed}"
+
+
+def read_events(run_dir):
+    """(eval events, steps finished) of a run dir's metrics.jsonl. A run has
+    finished step N when its evaluation at N is logged: gantry evaluates at the
+    last step after saving its checkpoint, so that is the last thing a run does."""
+    evals = []
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return evals, 0
+    for line in path.read_text().splitlines():
+        try:
+            j = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+        if j.get("event") == "eval":
+            evals.append(j)
+    # A resumed run logs the evaluations after its checkpoint again: keep the last of each step.
+    by_step = {e["step"]: e for e in evals}
+    evals = [by_step[k] for k in sorted(by_step)]
+    return evals, max(by_step, default=0)
+
+
+def dig(j, path):
+    for k in path.split("."):
+        if not isinstance(j, dict) or k not in j:
+            return None
+        j = j[k]
+    return j if isinstance(j, (int, float)) and not isinstance(j, bool) and math.isfinite(j) else None
+
+
+def mean_se(xs):
+    n = len(xs)
+    if n == 0:
+        return None, None, 0
+    m = sum(xs) / n
+    if n == 1:
+        return m, None, 1
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
+    return m, sd / math.sqrt(n), n
+
+
+def fmt(m, se, scale=1.0, digits=2):
+    if m is None:
+        return "–"
+    if se is None:
+        return f"{m * scale:.{digits}f}"
+    return f"{m * scale:.{digits}f} ± {se * scale:.{digits}f}"
+
+
+def collect(plan, out, seeds):
+    """{(base, variant): {seed: [eval events]}} of the runs that exist."""
+    data = {}
+    for b in plan["base"]:
+        for v in plan["variants"]:
+            for s in seeds:
+                evals, _ = read_events(out / "runs" / run_name(b["name"], v, s))
+                if evals:
+                    data.setdefault((b["name"], v), {})[s] = evals
+    return data
+
+
+def at_budget(evals, budget):
+    """The last eval event at or before `budget` steps, or None if the run has not got there."""
+    past = [e for e in evals if e["step"] <= budget]
+    if not past or max(e["step"] for e in evals) < budget:
+        return None
+    return max(past, key=lambda e: e["step"])
+
+
+def report(plan, out, seeds, budgets):
+    data = collect(plan, out, seeds)
+    metrics = plan["metrics"]
+    result = {"plan": plan.get("name", ""), "budgets": {}}
+    md = [f"# {plan.get('title', plan.get('name', 'results'))}", ""]
+    if plan.get("description"):
+        md += [plan["description"].strip(), ""]
+    for budget in budgets:
+        result["budgets"][str(budget)] = {}
+        for b in plan["base"]:
+            rows = []
+            header = ["variant", "n"] + [m.get("label", k) for k, m in metrics.items()]
+            md += [f"## {b['name']} at {budget} steps", "",
+                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            for v in plan["variants"]:
+                per_seed = data.get((b["name"], v), {})
+                finals = {s: at_budget(ev, budget) for s, ev in per_seed.items()}
+                finals = {s: e for s, e in finals.items() if e is not None}
+                row = {"variant": v, "seeds": sorted(finals)}
+                cells = [v, str(len(finals))]
+                for k, m in metrics.items():
+                    xs = [x for x in (dig(e, m["path"]) for e in finals.values()) if x is not None]
+                    mu, se, n = mean_se(xs)
+                    row[k] = {"mean": mu, "se": se, "n": n, "values": xs}
+                    cells.append(fmt(mu, se, m.get("scale", 1.0), m.get("digits", 2)))
+                rows.append(row)
+                if finals:
+                    md.append("| " + " | ".join(cells) + " |")
+            for a in plan.get("anchor", []):
+                if a["base"] != b["name"]:
+                    continue
+                cells = [f"{a['variant']} (paper: {a['source']})", str(a.get("n", ""))]
+                cells += [a["values"].get(k, "–") for k in metrics]
+                md.append("| " + " | ".join(cells) + " |")
+            md.append("")
+            result["budgets"][str(budget)][b["name"]] = rows
+    (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / "results.md").write_text("\n".join(md) + "\n")
+    plot_curves(plan, out, data)
+    return "\n".join(md)
+
+
+def plot_curves(plan, out, data):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("results: matplotlib not found: no curves (scripts/setup.sh installs it)", file=sys.stderr)
+        return
+    for b in plan["base"]:
+        for k, m in plan["metrics"].items():
+            fig, ax = plt.subplots(figsize=(6.4, 4.0))
+            drew = False
+            for v in plan["variants"]:
+                per_seed = data.get((b["name"], v), {})
+                steps = sorted({e["step"] for ev in per_seed.values() for e in ev})
+                xs, mus, ses = [], [], []
+                for st in steps:
+                    vals = [dig(e, m["path"]) for ev in per_seed.values() for e in ev if e["step"] == st]
+                    mu, se, n = mean_se([x for x in vals if x is not None])
+                    if mu is None:
+                        continue
+                    xs.append(st)
+                    mus.append(mu * m.get("scale", 1.0))
+                    ses.append((se or 0.0) * m.get("scale", 1.0))
+                if not xs:
+                    continue
+                line, = ax.plot(xs, mus, label=f"{v} (n≤{len(per_seed)})")
+                ax.fill_between(xs, [a - e for a, e in zip(mus, ses)], [a + e for a, e in zip(mus, ses)],
+                                color=line.get_color(), alpha=0.2)
+                drew = True
+            if not drew:
+                plt.close(fig)
+                continue
+            ax.set_xlabel("step")
+            ax.set_ylabel(m.get("label", k))
+            ax.set_title(f"{b['name']}: {m.get('label', k)} (mean ± SE over seeds)")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+            fig.tight_layout()
+            fig.savefig(out / f"curves-{b['name']}-{k}.png", dpi=110)
+            plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--plan", required=True)
+    ap.add_argument("--out", help="default: runs/results/<plan name>")
+    ap.add_argument("--steps", type=int, help="budget of every run (default: the base config's train.steps)")
+    ap.add_argument("--seeds", default="0-9")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--only", help="comma list of variants to run (the report shows all)")
+    ap.add_argument("--bases", help="comma list of bases to run")
+    ap.add_argument("--gantry", default="build/gantry")
+    ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--report-steps", help="comma list of budgets to tabulate (default: --steps)")
+    ap.add_argument("--extra-set", action="append", default=[], help="key=value added to every run")
+    args = ap.parse_args()
+
+    plan = load_plan(args.plan)
+    out = Path(args.out or f"runs/results/{plan.get('name', Path(args.plan).stem)}")
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    seeds = parse_seeds(args.seeds)
+    budget = args.steps
+    if budget is None:
+        with open(plan["base"][0]["config"], "rb") as f:
+            budget = tomllib.load(f).get("train", {}).get("steps", 1000)
+    budgets = [int(x) for x in args.report_steps.split(",")] if args.report_steps else [budget]
+    if args.report_only:
+        print(report(plan, out, seeds, budgets))
+        return
+    if not os.access(args.gantry, os.X_OK):
+        sys.exit(f"results: {args.gantry} is not an executable gantry")
+
+    only = set(args.only.split(",")) if args.only else set(plan["variants"])
+    bases = set(args.bases.split(",")) if args.bases else {b["name"] for b in plan["base"]}
+    unknown = (only - set(plan["variants"])) | (bases - {b["name"] for b in plan["base"]})
+    if unknown:
+        sys.exit(f"results: unknown variants or bases: {', '.join(sorted(unknown))}")
+    jobs = [(s, v, b) for s in seeds for v in plan["variants"] if v in only
+            for b in plan["base"] if b["name"] in bases]
+    env = dict(os.environ, GANTRY_DEVICE=os.environ.get("GANTRY_DEVICE", "cpu"), GANTRY_THREADS="1",
+               OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    lock = threading.Lock()
+    log = open(out / "campaign.log", "a")
+
+    def one(job):
+        s, v, b = job
+        name = run_name(b["name"], v, s)
+        run_dir = out / "runs" / name
+        if read_events(run_dir)[1] >= budget:
+            return name, "done before"
+        cmd = [args.gantry, "train", "--config", b["config"], "--run-dir", str(run_dir), "--quiet",
+               "--set", f"train.seed={s}", "--set", f"train.steps={budget}"]
+        for kv in plan["variants"][v].get("set", []) + b.get("set", []) + args.extra_set:
+            cmd += ["--set", kv]
+        t0 = time.time()
+        with open(out / "runs" / f"{name}.log", "a") as f:
+            rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+        status = f"rc {rc} in {time.time() - t0:.0f} s"
+        with lock:
+            log.write(f"{time.strftime('%F %T')} {name} {status}\n")
+            log.flush()
+            report(plan, out, seeds, budgets)
+        return name, status
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for name, status in pool.map(one, jobs):
+            print(f"{name}: {status}", flush=True)
+    print(report(plan, out, seeds, budgets))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# PacGAN's 2-D protocol end to end (configs/pacgan_*.toml): packing (m = 2)
+# with the fixed reshuffled training set gives the same parameters on 1 and 2
+# ranks and resumes exactly; the evaluation's KL and JSD agree with numpy on
+# the logged histogram; bad packing configs exit 2 with one line; and
+# bench/results.py runs a small plan with bounded parallelism, resumes, and
+# tabulates means ± standard errors equal to numpy's over the runs' own
+# metrics (plus curves).
+source "$(dirname "$0")/lib.sh"
+PY=${2:?usage: $0 gantry python}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$WORK"
+small=(--set data.batch=20 --set data.mixture_pool=60 --set model.pack=2 --set train.checkpoint_every=3
+  --set eval.every=3 --set eval.count=500 --set log.every=1 --set log.sample_every=100 --set train.seed=4)
+train() {  # train N RUN_DIR STEPS [--set ...]
+  local n=$1 dir=$2 steps=$3
+  shift 3
+  timeout 300 mpirun -np "$n" "$GANTRY" train --config "$repo/configs/pacgan_ring8.toml" --run-dir "$dir" --quiet \
+    "${small[@]}" --set train.steps="$steps" "$@" >"$dir.log" 2>&1
+}
+# 9 steps = 3 epochs of the 60-point set: 1 and 2 ranks agree (sync BN, each rank's half of every pack batch).
+train 1 p1 9 || fail "1-rank packed run"
+train 2 p2 9 || fail "2-rank packed run"
+"$GANTRY" diff p1/ckpt-000000009.pt p2/ckpt-000000009.pt --tol 1e-4 >diff.json 2>&1 ||
+  fail "1 vs 2 ranks: $(head -c 600 diff.json)"
+# Stopped at step 3 (mid-epoch), resumed to 9: bit-identical to the uninterrupted run.
+train 1 r 3 && train 1 r 9 || fail "resumed run"
+"$GANTRY" diff p1/ckpt-000000009.pt r/ckpt-000000009.pt --tol 0 >diff.json 2>&1 ||
+  fail "resume differs: $(head -c 600 diff.json)"
+# Without packing the run differs (the option acts).
+train 1 u 9 --set model.pack=1 || fail "unpacked run"
+"$GANTRY" diff p1/ckpt-000000009.pt u/ckpt-000000009.pt --tol 0 >/dev/null 2>&1 && fail "model.pack=2 changed nothing"
+
+"$PY" - p1/metrics.jsonl <<'PY' || fail "eval events"
+import json, math, sys
+import numpy as np
+evals = [json.loads(l) for l in open(sys.argv[1]) if '"event":"eval"' in l]
+assert [e["step"] for e in evals] == [3, 6, 9], evals
+for e in evals:
+    m = e["modes"]
+    assert m["mixture"] == "pacgan_ring8" and m["total"] == 8 and e["net"] == "G", e
+    h = np.array(m["histogram"], float)
+    if h.sum() == 0:
+        assert m["kl"] is None and m["jsd"] is None, m
+        continue
+    p, u = h / h.sum(), np.full(8, 1 / 8)
+    mid = (p + u) / 2
+    nz = p > 0
+    kl = float(np.sum(p[nz] * np.log(8 * p[nz])))
+    jsd = 0.5 * float(np.sum(p[nz] * np.log(p[nz] / mid[nz]))) + 0.5 * float(np.sum(u * np.log(u / mid)))
+    assert abs(m["kl"] - kl) < 1e-9 and abs(m["jsd"] - jsd) < 1e-9, (m, kl, jsd)
+    assert 0 <= m["jsd"] <= math.log(2)
+PY
+
+expect_bad() {  # expect_bad NAME NEEDLE NP SETS...: exit 2, one gantry line containing NEEDLE (mpirun adds its own)
+  local name=$1 needle=$2 np=$3
+  shift 3
+  mpirun -np "$np" "$GANTRY" train --config "$repo/configs/pacgan_ring8.toml" --run-dir bad --quiet "$@" >bad.out 2>bad.err
+  local rc=$?
+  [[ $rc == 2 && $(grep -c '^gantry:' bad.err) == 1 ]] && grep -qF -- "$needle" bad.err ||
+    fail "$name: rc $rc, stderr: $(cat bad.err)"
+}
+expect_bad "pack not dividing the batch" "model.pack 3: data.batch and train.g_batch per rank (50, 50)" 2 \
+  --set model.pack=3
+expect_bad "pack with a gradient penalty" "model.pack > 1 does not combine with reg.wgan_gp" 1 \
+  --set model.pack=2 --set reg.wgan_gp=true
+expect_bad "pool smaller than a batch" "data.mixture_pool 50 is smaller than data.batch 100" 1 \
+  --set data.mixture_pool=50
+expect_bad "maxout on a conv D" "d_activation = \"maxout\" is for model.arch = \"mlp\"" 1 \
+  --set model.arch=dcgan --set model.resolution=28 --set model.channels=1 --set data.mixture= \
+  --set data.mixture_pool=0 --set data.path=none.h5 --set model.mlp_init=kaiming_normal
+expect_bad "unknown mixture" "pacgan_ring8, pacgan_grid25" 1 --set data.mixture=ring9
+
+# The results runner: 2 variants × 2 seeds, 2 jobs at a time, then a rerun that finds everything done.
+cat >plan.toml <<TOML
+name = "tiny"
+[[base]]
+name = "ring"
+config = "$repo/configs/pacgan_ring8.toml"
+set = ["data.batch=20", "data.mixture_pool=100", "eval.every=4", "eval.count=300", "train.checkpoint_every=4",
+       "log.sample_every=100"]
+[variants.gan]
+set = []
+[variants.pack2]
+set = ["model.pack=2"]
+[metrics.modes]
+path = "modes.captured"
+[metrics.hq]
+path = "modes.high_quality_share"
+scale = 100.0
+[[anchor]]
+base = "ring"
+variant = "PacGAN2"
+source = "a paper"
+values = { modes = "7.9" }
+TOML
+"$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 8 --seeds 0-1 --jobs 2 --gantry "$GANTRY" \
+  >res.log 2>&1 || fail "results runner: $(tail -5 res.log)"
+"$PY" - res <<'PY' || fail "results table"
+import json, math, sys
+from pathlib import Path
+import numpy as np
+out = Path(sys.argv[1])
+table = json.loads((out / "results.json").read_text())["budgets"]["8"]["ring"]
+assert [r["variant"] for r in table] == ["gan", "pack2"], table
+for row in table:
+    finals = []
+    for s in (0, 1):
+        evals = [json.loads(l) for l in open(out / "runs" / f"ring-{row['variant']}-s{s}" / "metrics.jsonl")
+                 if '"event":"eval"' in l]
+        assert [e["step"] for e in evals] == [4, 8], evals
+        finals.append(evals[-1]["modes"])
+    assert row["seeds"] == [0, 1], row
+    for key, path in (("modes", "captured"), ("hq", "high_quality_share")):
+        xs = np.array([f[path] for f in finals], float)
+        assert np.allclose(row[key]["values"], xs), (row, xs)
+        assert abs(row[key]["mean"] - xs.mean()) < 1e-12
+        assert abs(row[key]["se"] - xs.std(ddof=1) / math.sqrt(2)) < 1e-12
+md = (out / "results.md").read_text()
+assert "## ring at 8 steps" in md and "| pack2 | 2 |" in md and "PacGAN2 (paper: a paper)" in md, md
+assert (out / "curves-ring-modes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+PY
+# Resume: the four runs are found finished; nothing is trained again.
+"$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 8 --seeds 0-1 --jobs 2 --gantry "$GANTRY" \
+  >res2.log 2>&1 || fail "results rerun: $(tail -5 res2.log)"
+[[ $(grep -c "done before" res2.log) == 4 ]] || fail "rerun trained again: $(cat res2.log)"
+# A larger budget extends the finished runs from their checkpoints.
+"$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 12 --seeds 0 --only gan --jobs 1 \
+  --gantry "$GANTRY" >res3.log 2>&1 || fail "results extension: $(tail -5 res3.log)"
+grep -q '"step":12' res/runs/ring-gan-s0/metrics.jsonl || fail "run not extended to 12 steps"
+[[ $(grep '"event":"eval"' res/runs/ring-gan-s0/metrics.jsonl | grep -c '"step":4[,}]') == 1 ]] ||
+  fail "the extension started over instead of resuming"
+echo PASS
