@@ -11,6 +11,7 @@ paper gives them, the anchor rows to print beside gantry's numbers:
     [variants.pacgan4]  set = ["model.pack=4", "data.batch=400"]
     [metrics.modes]     path = "modes.captured"   label = "modes"
     [[anchor]]          base = "ring"  variant = "pacgan4"  source = "..."  values = {modes = "7.8 ± 0.1"}
+    [[prepare]]         creates = "runs/data/x.h5"  run = "{gantry} pack ..."   (made once if missing)
 
 For every (seed, variant, base) the runner trains `gantry train --config
 <base> --set <variant> --set train.seed=<seed> --set train.steps=<budget>`
@@ -256,6 +257,12 @@ def main():
     if not os.access(args.gantry, os.X_OK):
         sys.exit(f"results: {args.gantry} is not an executable gantry")
 
+    for p in plan.get("prepare", []):  # inputs the runs need, made once
+        if not Path(p["creates"]).exists():
+            print(f"results: making {p['creates']}", flush=True)
+            Path(p["creates"]).parent.mkdir(parents=True, exist_ok=True)
+            if subprocess.call(p["run"].format(gantry=args.gantry), shell=True) != 0 or not Path(p["creates"]).exists():
+                sys.exit(f"results: preparing {p['creates']} failed")
     only = set(args.only.split(",")) if args.only else set(plan["variants"])
     bases = set(args.bases.split(",")) if args.bases else {b["name"] for b in plan["base"]}
     unknown = (only - set(plan["variants"])) | (bases - {b["name"] for b in plan["base"]})
