@@ -47,7 +47,8 @@ TEST(Pacgan, NetworksHavePacgansShapesAndInit) {
   const auto gp = params(*g), dp = params(*d);
   // G: 2 → 400 → 400 → 400 → 400 → 2; hidden layers without bias (BN follows), output with one.
   EXPECT_EQ(gp.at("fc0.weight").sizes(), (torch::IntArrayRef{400, 2}));
-  for (const char* k : {"fc1.weight", "fc2.weight", "fc3.weight"}) EXPECT_EQ(gp.at(k).sizes(), (torch::IntArrayRef{400, 400}));
+  for (const char* k : {"fc1.weight", "fc2.weight", "fc3.weight"})
+    EXPECT_EQ(gp.at(k).sizes(), (torch::IntArrayRef{400, 400}));
   EXPECT_EQ(gp.count("fc0.bias"), 0u);
   EXPECT_EQ(gp.at("out.weight").sizes(), (torch::IntArrayRef{2, 400}));
   EXPECT_EQ(gp.count("fc4.weight"), 0u);
@@ -136,7 +137,7 @@ TEST(Pacgan, InputFilterMatrixGroupsByInputUnit) {
   const auto m = deconv->input_filter_matrix();
   ASSERT_EQ(m.sizes(), (torch::IntArrayRef{5, 16}));
   EXPECT_TRUE(torch::equal(m[3], w[3].reshape({-1})));
-  EXPECT_EQ(deconv->filter_matrix().size(0), 1);  // one output filter
+  EXPECT_EQ(deconv->filter_matrix().size(0), 1);        // one output filter
   WeightLayer conv(WeightLayerOptions::conv(4, 2, 3));  // (out 2, in 4, 3, 3)
   const auto mc = conv->input_filter_matrix();
   ASSERT_EQ(mc.sizes(), (torch::IntArrayRef{4, 18}));
