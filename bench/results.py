@@ -24,7 +24,8 @@ by itself), so a later, larger --steps extends finished runs too.
 
 Report (also written after every finished run): for each budget of
 --report-steps (default: the campaign budget) and each base, one table of
-mean ± standard error over seeds (SE = sd/√n) of each metric at the last
+mean ± standard error over seeds (SE = sd/√n; results.json also has the
+95 % confidence half-width t_{0.975, n−1}·SE) of each metric at the last
 evaluation at or before that budget, with n; <out>/results.md and
 <out>/results.json; and <out>/curves-<base>-<metric>.png: each variant's
 mean over seeds per evaluated step, shaded ± SE.
@@ -103,6 +104,18 @@ def dig(j, path):
     return j if isinstance(j, (int, float)) and not isinstance(j, bool) and math.isfinite(j) else None
 
 
+# Two-sided 95 % Student-t quantiles t_{0.975, df} for df = 1..30 (beyond: 1.96).
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def ci95(se, n):
+    """Half-width of the 95 % confidence interval of a mean from n seeds (t distribution)."""
+    if se is None or n < 2:
+        return None
+    return se * (T975[n - 2] if n - 1 <= len(T975) else 1.96)
+
+
 def mean_se(xs):
     n = len(xs)
     if n == 0:
@@ -165,7 +178,7 @@ def report(plan, out, seeds, budgets):
                 for k, m in metrics.items():
                     xs = [x for x in (dig(e, m["path"]) for e in finals.values()) if x is not None]
                     mu, se, n = mean_se(xs)
-                    row[k] = {"mean": mu, "se": se, "n": n, "values": xs}
+                    row[k] = {"mean": mu, "se": se, "ci95": ci95(se, n), "n": n, "values": xs}
                     cells.append(fmt(mu, se, m.get("scale", 1.0), m.get("digits", 2)))
                 rows.append(row)
                 if finals:
