@@ -223,7 +223,7 @@ def plot_curves(plan, out, data):
                     ses.append((se or 0.0) * m.get("scale", 1.0))
                 if not xs:
                     continue
-                line, = ax.plot(xs, mus, label=f"{v} (n≤{len(per_seed)})")
+                line, = ax.plot(xs, mus, marker="o", markersize=3, label=f"{v} (n≤{len(per_seed)})")
                 ax.fill_between(xs, [a - e for a, e in zip(mus, ses)], [a + e for a, e in zip(mus, ses)],
                                 color=line.get_color(), alpha=0.2)
                 drew = True
