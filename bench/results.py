@@ -36,6 +36,7 @@ A full PacGAN protocol run on a faster machine is the same command with
 --steps 400000 (the plan's configs already hold the protocol).
 """
 import argparse
+import fcntl
 import json
 import math
 import os
@@ -294,13 +295,22 @@ def main():
         run_dir = out / "runs" / name
         if read_events(run_dir)[1] >= budget:
             return name, "done before"
+        # One trainer per run dir, also across runners started side by side: an exclusive lock held while it trains.
+        lock_file = open(out / "runs" / f"{name}.lock", "w")
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.close()
+            return name, "being trained by another runner: skipped"
         cmd = [args.gantry, "train", "--config", b["config"], "--run-dir", str(run_dir), "--quiet",
                "--set", f"train.seed={s}", "--set", f"train.steps={budget}"]
         for kv in plan["variants"][v].get("set", []) + b.get("set", []) + args.extra_set:
             cmd += ["--set", kv]
         t0 = time.time()
         with open(out / "runs" / f"{name}.log", "a") as f:
-            rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+            # The trainer inherits the locked descriptor: the lock lives as long as it does, runner killed or not.
+            rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, pass_fds=(lock_file.fileno(),))
+        lock_file.close()
         status = f"rc {rc} in {time.time() - t0:.0f} s"
         with lock:
             log.write(f"{time.strftime('%F %T')} {name} {status}\n")
