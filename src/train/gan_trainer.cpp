@@ -187,6 +187,8 @@ class Trainer {
   void note_timing(const char* phase, const dist::GradSync& sync, const CollectiveUse& before, StepMetrics& m);
   int64_t count_skipped_updates();
   torch::Tensor g_forward(const torch::Tensor& z);
+  // The fakes of a training phase: g_forward, or with train.pack_slot_forward one G call per pack slot.
+  torch::Tensor g_fakes(const torch::Tensor& z);
   models::DOutput d_forward(const torch::Tensor& x);
   int64_t phase_id(int64_t t, int64_t k) const { return t * (cfg_.train.n_dis + 1) + k; }
   // D's logits for x as the losses see them: normalised by GN/PGN when reg.grad_norm is on (`out`: D's raw output).
@@ -394,6 +396,19 @@ torch::Tensor Trainer::g_forward(const torch::Tensor& z) {
   return g_->forward(z).to(torch::kFloat);  // what D, losses and penalties see: float32
 }
 
+torch::Tensor Trainer::g_fakes(const torch::Tensor& z) {
+  const int64_t m = cfg_.model.pack;
+  if (m == 1 || !cfg_.train.pack_slot_forward) return g_forward(z);
+  // PacGAN's code makes the m fakes of a pack with m separate G calls (one per slot), so G's batch norm
+  // normalizes each slot's group. Slot k holds the rows i·m + k: pack i is then exactly (slot 0's row i, …,
+  // slot m−1's row i), and since every rank's share starts at a multiple of m, the global slot groups are
+  // the same on any world size (synchronized BN reduces each call over the ranks).
+  const auto slots = z.view({z.size(0) / m, m, z.size(1)});
+  std::vector<torch::Tensor> out;
+  for (int64_t k = 0; k < m; ++k) out.push_back(g_forward(slots.select(1, k).contiguous()));
+  return torch::stack(out, 1).flatten(0, 1);
+}
+
 models::DOutput Trainer::d_forward(const torch::Tensor& x) {
   const auto input = in_layout(models::pack_samples(x, cfg_.model.pack), cfg_.train.channels_last);
   if (!bf16_) return d_->forward(input);
@@ -471,7 +486,7 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
   {
     torch::NoGradGuard ng;
     g_->set_route_context({phase_id(t, k), rank * b});
-    fake = g_forward(z);
+    fake = g_fakes(z);
   }
   if (ha_d_) ha_d_->update();
   sync_d_->begin();
@@ -538,7 +553,7 @@ void Trainer::g_step(int64_t t, StepMetrics& m) {
   sync_g_->begin();
   const auto z = global_normal(key(c.train.seed, kZ, t, c.train.n_dis), gb, c.model.z_dim, rank, world).to(device_);
   g_->set_route_context({phase_id(t, c.train.n_dis), rank * b});
-  const auto fake = g_forward(z);
+  const auto fake = g_fakes(z);
   models::DOutput out;
   const auto f = critic_logits(fake, &out);
   auto loss = g_loss(c.train.loss, f);

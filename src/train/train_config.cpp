@@ -102,6 +102,7 @@ std::vector<Field> fields(TrainConfig& c) {
       {"train.channels_last", &t.channels_last},
       {"train.grad_sync_overlap", &t.grad_sync_overlap},
       {"train.bucket_cap_mb", &t.bucket_cap_mb},
+      {"train.pack_slot_forward", &t.pack_slot_forward},
       {"reg.direal_d", &r.direal_d},
       {"reg.direal_g", &r.direal_g},
       {"reg.direal_tau_d", &r.direal_tau_d},
@@ -382,6 +383,9 @@ void validate(TrainConfig& c, int world_size) {
           "model.pack " + std::to_string(pack) + ": data.batch and train.g_batch per rank (" +
               std::to_string(c.data.batch / world_size) + ", " + std::to_string(c.g_batch() / world_size) +
               ") must be multiples of it");
+  require(!t.pack_slot_forward || pack == 1 || (c.model.mlp_banks == 0 && c.model.arch != models::Arch::kSgan),
+          "train.pack_slot_forward with model.pack > 1 needs a G without stochastic banks (their routes follow "
+          "contiguous sample indices)");
   require(pack == 1 || (!r.wgan_gp && r.r1_gamma == 0 && r.grad_norm == reg::GradNorm::kNone),
           "model.pack > 1 does not combine with reg.wgan_gp, reg.r1_gamma or reg.grad_norm (they take D's "
           "gradient per sample, D judges packs)");

@@ -68,6 +68,7 @@ struct TrainingConfig {
   bool channels_last = false;                       // NHWC parameters and image batches
   bool grad_sync_overlap = true;                    // all-reduce gradient buckets during backward (false: after it)
   double bucket_cap_mb = 25;                        // GradSync bucket size (the first bucket: 1 MiB or less)
+  bool pack_slot_forward = false;                   // pack > 1: a G call per pack slot (PacGAN's BN groups)
 };
 
 struct RegConfig {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# PacGAN's 2-D protocol end to end (configs/pacgan_*.toml): packing (m = 2)
-# with the fixed reshuffled training set gives the same parameters on 1 and 2
-# ranks and resumes exactly; the evaluation's KL and JSD agree with numpy on
+# PacGAN's 2-D protocol end to end (configs/pacgan_*.toml): packing (m = 2,
+# one G call per pack slot) with the fixed reshuffled training set gives the
+# same parameters on 1 and 2 ranks and resumes exactly; the evaluation's KL and JSD agree with numpy on
 # the logged histogram; bad packing configs exit 2 with one line; and
 # bench/results.py runs a small plan with bounded parallelism, resumes, and
 # tabulates means ± standard errors equal to numpy's over the runs' own
@@ -27,9 +27,13 @@ train 2 p2 9 || fail "2-rank packed run"
 train 1 r 3 && train 1 r 9 || fail "resumed run"
 "$GANTRY" diff p1/ckpt-000000009.pt r/ckpt-000000009.pt --tol 0 >diff.json 2>&1 ||
   fail "resume differs: $(head -c 600 diff.json)"
-# Without packing the run differs (the option acts).
+# Without packing the run differs (the option acts), and so does one G call for both pack slots
+# (train.pack_slot_forward = false: G's BN over the step's 20 fakes, not each slot's 10).
 train 1 u 9 --set model.pack=1 || fail "unpacked run"
 "$GANTRY" diff p1/ckpt-000000009.pt u/ckpt-000000009.pt --tol 0 >/dev/null 2>&1 && fail "model.pack=2 changed nothing"
+train 1 w 9 --set train.pack_slot_forward=false || fail "packed run with one G call"
+"$GANTRY" diff p1/ckpt-000000009.pt w/ckpt-000000009.pt --tol 0 >/dev/null 2>&1 &&
+  fail "train.pack_slot_forward changed nothing"
 
 "$PY" - p1/metrics.jsonl <<'PY' || fail "eval events"
 import json, math, sys
@@ -69,6 +73,8 @@ expect_bad "pool smaller than a batch" "data.mixture_pool 50 is smaller than dat
 expect_bad "maxout on a conv D" "d_activation = \"maxout\" is for model.arch = \"mlp\"" 1 \
   --set model.arch=dcgan --set model.resolution=28 --set model.channels=1 --set data.mixture= \
   --set data.mixture_pool=0 --set data.path=none.h5 --set model.mlp_init=kaiming_normal
+expect_bad "slot forward with stochastic banks" "train.pack_slot_forward with model.pack > 1 needs a G without" 1 \
+  --set model.pack=2 --set model.mlp_banks=1
 expect_bad "unknown mixture" "pacgan_ring8, pacgan_grid25" 1 --set data.mixture=ring9
 
 # The results runner: 2 variants × 2 seeds, 2 jobs at a time, then a rerun that finds everything done.
