@@ -187,7 +187,7 @@ def report(plan, out, seeds, budgets):
             for a in plan.get("anchor", []):
                 if a["base"] != b["name"]:
                     continue
-                cells = [f"{a['variant']} (paper: {a['source']})", str(a.get("n", ""))]
+                cells = [f"{a['variant']} ({a['source']})", str(a.get("n", ""))]
                 cells += [a["values"].get(k, "–") for k in metrics]
                 md.append("| " + " | ".join(cells) + " |")
             md.append("")

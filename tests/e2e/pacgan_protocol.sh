@@ -124,7 +124,7 @@ for row in table:
         assert abs(row[key]["se"] - xs.std(ddof=1) / math.sqrt(2)) < 1e-12
         assert abs(row[key]["ci95"] - 12.706 * row[key]["se"]) < 1e-9  # t_{0.975, 1}
 md = (out / "results.md").read_text()
-assert "## ring at 8 steps" in md and "| pack2 | 2 |" in md and "PacGAN2 (paper: a paper)" in md, md
+assert "## ring at 8 steps" in md and "| pack2 | 2 |" in md and "PacGAN2 (a paper)" in md, md
 assert (out / "curves-ring-modes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 PY
 # Resume: the four runs are found finished; nothing is trained again.
