@@ -111,18 +111,16 @@ CLI::App* add_export_command(CLI::App& app, Action& action) {
   sub->add_option("--format", o->format, enum_choices<ExportFormat>());
   sub->callback([&action, o] {
     action = [o] {
-      train::Net which;
-      ExportFormat format;
-      try {
-        which = parse_enum<train::Net>(o->net);
-      } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(std::string("export: --net ") + e.what());
-      }
-      try {
-        format = parse_enum<ExportFormat>(o->format);
-      } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(std::string("export: --format ") + e.what());
-      }
+      // A bad value's error line names the flag it came from.
+      auto flag = [](const char* name, auto parse) {
+        try {
+          return parse();
+        } catch (const std::invalid_argument& e) {
+          throw std::invalid_argument(std::string("export: ") + name + " " + e.what());
+        }
+      };
+      const auto which = flag("--net", [&] { return parse_enum<train::Net>(o->net); });
+      const auto format = flag("--format", [&] { return parse_enum<ExportFormat>(o->format); });
       auto nets = train::load_nets(o->checkpoint);
       if (format == ExportFormat::kTorchscript) {
         write_torchscript(nets, which, o->out);

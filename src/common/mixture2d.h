@@ -39,13 +39,16 @@ inline Mixture2D grid25(const std::string& name = "grid25") {
   return m;
 }
 
+// The names mixture_by_name knows, for error messages.
+inline constexpr const char* kMixtureNames = "ring8, grid25, pacgan_ring8, pacgan_grid25";
+
 // Throws std::invalid_argument for an unknown name.
 inline Mixture2D mixture_by_name(const std::string& name) {
   if (name == "ring8") return ring8();
   if (name == "grid25") return grid25();
   if (name == "pacgan_ring8") return ring8(name, 1.0, 0.01);
   if (name == "pacgan_grid25") return grid25(name);
-  throw std::invalid_argument("unknown 2-D mixture '" + name + "' (ring8, grid25, pacgan_ring8, pacgan_grid25)");
+  throw std::invalid_argument("unknown 2-D mixture '" + name + "' (" + kMixtureNames + ")");
 }
 
 }  // namespace gantry

@@ -54,19 +54,19 @@ MixtureSource::MixtureSource(Mixture2D mixture, uint64_t seed, int64_t global_ba
 }
 
 Batch MixtureSource::next() {
-  const int64_t b = global_batch_ / world_, first = drawn_ + rank_ * b;
+  const int64_t b = global_batch_ / world_;
   Batch batch;
-  if (sampler_) {
+  if (sampler_) {  // fixed pool: the sampler's permutation picks this rank's rows (its state is the resume position)
     const auto slots = sampler_->next_local(pool_state_, rank_, world_);
-    auto index = torch::empty({b}, torch::kLong);
-    for (int64_t i = 0; i < b; ++i) index[i] = slots[i].image;
-    batch.images = pool_.index_select(0, index).to(torch::kFloat).to(device_);
-    batch.labels = pool_modes_.index_select(0, index).to(device_);
-    batch.indices = index;
-    drawn_ += global_batch_;
+    std::vector<int64_t> rows(slots.size());
+    for (size_t i = 0; i < slots.size(); ++i) rows[i] = slots[i].image;
+    batch.indices = torch::tensor(rows, torch::kLong);
+    batch.images = pool_.index_select(0, batch.indices).to(torch::kFloat).to(device_);
+    batch.labels = pool_modes_.index_select(0, batch.indices).to(device_);
     batch.next = state();
     return batch;
   }
+  const int64_t first = drawn_ + rank_ * b;  // fresh samples: global sample number = key of its draw
   batch.images = mixture_samples(mixture_, seed_, first, b, &batch.labels).to(torch::kFloat).to(device_);
   batch.labels = batch.labels.to(device_);
   batch.indices = torch::arange(first, first + b, torch::kLong);

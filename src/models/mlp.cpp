@@ -122,10 +122,13 @@ class MlpDiscriminator : public Discriminator {
     auto h = x;
     for (size_t i = 0; i < layers_.size(); ++i) {
       h = layers_[i]->forward(h);
-      // Maxout: unit u is the max of outputs u·pieces .. u·pieces + pieces − 1 (norm after the max).
-      h = pieces_ > 1 ? std::get<0>(h.view({h.size(0), -1, pieces_}).max(2)) : h;
-      h = norms_[i]->forward(h);
-      h = pieces_ > 1 ? h : torch::leaky_relu(h, 0.2);
+      if (pieces_ > 1) {
+        // Maxout: unit u is the max of outputs u·pieces .. u·pieces + pieces − 1 (norm after the max); no other
+        // nonlinearity.
+        h = norms_[i]->forward(std::get<0>(h.view({h.size(0), -1, pieces_}).max(2)));
+      } else {
+        h = torch::leaky_relu(norms_[i]->forward(h), 0.2);
+      }
     }
     return {head_->forward(h), h};
   }

@@ -395,8 +395,8 @@ void validate(TrainConfig& c, int world_size) {
   // The data: present, readable, and of the model's shape.
   if (c.model.arch == models::Arch::kMlp) {
     require(c.data.path.empty() && !c.data.mixture.empty(),
-            "model.arch = \"mlp\" trains on a 2-D mixture: set data.mixture (ring8, grid25, pacgan_ring8, "
-            "pacgan_grid25), not data.path");
+            std::string("model.arch = \"mlp\" trains on a 2-D mixture: set data.mixture (") + kMixtureNames +
+                "), not data.path");
     parse("data.mixture", [&] { return mixture_by_name(c.data.mixture); });
     require(c.data.mixture_pool == 0 || c.data.mixture_pool >= c.data.batch,
             "data.mixture_pool " + std::to_string(c.data.mixture_pool) + " is smaller than data.batch " +
