@@ -32,6 +32,9 @@ mean over seeds per evaluated step, shaded ± SE.
 
   bench/results.py --plan bench/plans/pacgan2d.toml --steps 20000 --seeds 0-9 --jobs 2
   bench/results.py --plan bench/plans/pacgan2d.toml --report-only --report-steps 10000,20000
+  bench/results.py --plan bench/plans/pacgan2d.toml --report-only --report-steps 10000 --publish docs/RESULTS.md
+(--publish: the tables replace those between the document's <!-- results:NAME --> markers; the JSON and
+the curves go to docs/data/NAME.json and docs/img/NAME-<base>-<metric>.png.)
 A full PacGAN protocol run on a faster machine is the same command with
 --steps 400000 (the plan's configs already hold the protocol).
 """
@@ -40,6 +43,7 @@ import fcntl
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -198,6 +202,30 @@ def report(plan, out, seeds, budgets):
     return "\n".join(md)
 
 
+def publish(plan, out, doc):
+    """Puts a campaign's report into the docs: the tables (its '## ' headings one level down) replace the
+    lines between the markers in doc, the JSON and the curves are copied beside it (docs/data, docs/img)."""
+    name = plan.get("name", "results")
+    begin, end = f"<!-- results:{name} -->", f"<!-- /results:{name} -->"
+    lines = doc.read_text().split("\n")
+    if begin not in lines or end not in lines or lines.index(begin) > lines.index(end):
+        sys.exit(f"results: {doc} has no '{begin}' ... '{end}' block to publish into")
+    md = (out / "results.md").read_text().split("\n")
+    first = next((i for i, l in enumerate(md) if l.startswith("## ")), len(md))
+    tables = ["#" + l if l.startswith("## ") else l for l in md[first:]]
+    while tables and not tables[-1]:
+        tables.pop()
+    i, j = lines.index(begin), lines.index(end)
+    doc.write_text("\n".join(lines[:i + 1] + [""] + tables + [""] + lines[j:]))
+    docs = doc.parent
+    (docs / "data").mkdir(exist_ok=True)
+    (docs / "img").mkdir(exist_ok=True)
+    shutil.copyfile(out / "results.json", docs / "data" / f"{name}.json")
+    for png in sorted(out.glob("curves-*.png")):
+        shutil.copyfile(png, docs / "img" / f"{name}-{png.name[len('curves-'):]}")
+    print(f"results: published {name} into {doc}", file=sys.stderr)
+
+
 def plot_curves(plan, out, data):
     try:
         import matplotlib
@@ -254,6 +282,10 @@ def main():
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--report-steps", help="comma list of budgets to tabulate (default: --steps)")
     ap.add_argument("--extra-set", action="append", default=[], help="key=value added to every run")
+    ap.add_argument("--publish", metavar="DOC",
+                    help="with --report-only: the tables into DOC between its <!-- results:NAME --> and "
+                         "<!-- /results:NAME --> lines, results.json to docs/data/NAME.json, curves to "
+                         "docs/img/NAME-<base>-<metric>.png (NAME: the plan's name)")
     args = ap.parse_args()
 
     plan = load_plan(args.plan)
@@ -267,6 +299,8 @@ def main():
     budgets = [int(x) for x in args.report_steps.split(",")] if args.report_steps else [budget]
     if args.report_only:
         print(report(plan, out, seeds, budgets))
+        if args.publish:
+            publish(plan, out, Path(args.publish))
         return
     if not os.access(args.gantry, os.X_OK):
         sys.exit(f"results: {args.gantry} is not an executable gantry")

@@ -137,4 +137,27 @@ PY
 grep -q '"step":12' res/runs/ring-gan-s0/metrics.jsonl || fail "run not extended to 12 steps"
 [[ $(grep '"event":"eval"' res/runs/ring-gan-s0/metrics.jsonl | grep -c '"step":4[,}]') == 1 ]] ||
   fail "the extension started over instead of resuming"
+# --publish puts the tables into a document between its markers (twice gives the same text), copies the
+# JSON and the curves beside it, and refuses a document without the markers.
+plan_name=tiny  # plan.toml's name
+mkdir -p pub/docs
+printf 'intro\n<!-- results:%s -->\nold table\n<!-- /results:%s -->\noutro\n' "$plan_name" "$plan_name" >pub/docs/R.md
+for _ in 1 2; do
+  "$PY" "$repo/bench/results.py" --plan plan.toml --out res --seeds 0-1 --report-only --report-steps 8 \
+    --publish pub/docs/R.md >/dev/null 2>&1 || fail "publish"
+done
+"$PY" - pub/docs/R.md res/results.md <<'PY' || fail "published document"
+import sys
+doc, md = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+assert doc.startswith("intro\n<!-- results:tiny -->\n") and doc.endswith("\n<!-- /results:tiny -->\noutro\n"), doc
+assert "old table" not in doc and "### ring at 8 steps" in doc and "\n## " not in doc, doc
+table = md[md.index("| variant"):md.index("\n\n", md.index("| variant"))]
+assert table in doc, (table, doc)
+PY
+cmp -s res/results.json "pub/docs/data/$plan_name.json" || fail "published JSON differs"
+[[ -s pub/docs/img/$plan_name-ring-modes.png ]] || fail "curves not published"
+echo "no markers" >pub/docs/bad.md
+if "$PY" "$repo/bench/results.py" --plan plan.toml --out res --seeds 0-1 --report-only --report-steps 8 \
+  --publish pub/docs/bad.md >bad.log 2>&1; then fail "publish into a document without markers succeeded"; fi
+grep -q "no '<!-- results:" bad.log || fail "publish error line: $(cat bad.log)"
 echo PASS
