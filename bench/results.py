@@ -172,8 +172,8 @@ def report(plan, out, seeds, budgets):
         for b in plan["base"]:
             rows = []
             header = ["variant", "n"] + [m.get("label", k) for k, m in metrics.items()]
-            md += [f"## {b['name']} at {budget} steps", "",
-                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            section = [f"## {b['name']} at {budget} steps", "",
+                       "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             for v in plan["variants"]:
                 per_seed = data.get((b["name"], v), {})
                 finals = {s: at_budget(ev, budget) for s, ev in per_seed.items()}
@@ -187,15 +187,17 @@ def report(plan, out, seeds, budgets):
                     cells.append(fmt(mu, se, m.get("scale", 1.0), m.get("digits", 2)))
                 rows.append(row)
                 if finals:
-                    md.append("| " + " | ".join(cells) + " |")
+                    section.append("| " + " | ".join(cells) + " |")
+            result["budgets"][str(budget)][b["name"]] = rows
+            if not any(r["seeds"] for r in rows):
+                continue  # no run of this base reached the budget: no table (the JSON keeps the empty rows)
             for a in plan.get("anchor", []):
                 if a["base"] != b["name"]:
                     continue
                 cells = [f"{a['variant']} ({a['source']})", str(a.get("n", ""))]
                 cells += [a["values"].get(k, "–") for k in metrics]
-                md.append("| " + " | ".join(cells) + " |")
-            md.append("")
-            result["budgets"][str(budget)][b["name"]] = rows
+                section.append("| " + " | ".join(cells) + " |")
+            md += section + [""]
     (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "results.md").write_text("\n".join(md) + "\n")
     plot_curves(plan, out, data)
