@@ -12,6 +12,7 @@ paper gives them, the anchor rows to print beside gantry's numbers:
     [metrics.modes]     path = "modes.captured"   label = "modes"
     [[anchor]]          base = "ring"  variant = "pacgan4"  source = "..."  values = {modes = "7.8 ± 0.1"}
     [[prepare]]         creates = "runs/data/x.h5"  run = "{gantry} pack ..."   (made once if missing)
+    archive = "docs/data/runs/NAME"   (optional: where finished runs' evaluations are kept, see below)
 
 For every (seed, variant, base) the runner trains `gantry train --config
 <base> --set <variant> --set train.seed=<seed> --set train.steps=<budget>`
@@ -35,6 +36,14 @@ mean over seeds per evaluated step, shaded ± SE.
   bench/results.py --plan bench/plans/pacgan2d.toml --report-only --report-steps 10000 --publish docs/RESULTS.md
 (--publish: the tables replace those between the document's <!-- results:NAME --> markers; the JSON and
 the curves go to docs/data/NAME.json and docs/img/NAME-<base>-<metric>.png.)
+Archive: runs/ is scratch that a new machine does not have, so a plan may name an `archive` folder
+(tracked in git). After every run the runner writes the run's evaluation events there
+(<archive>/<run>.jsonl, one JSON line per evaluated step); the report and the "finished?" test read the
+union of the archive and the local run dir (local wins per step), so committed results survive a new
+machine and are not trained again. Checkpoints are not archived: a run unfinished on a lost machine starts
+over. --import-published FILE puts the per-seed values of an earlier published JSON (docs/data/NAME.json)
+into the archive as events at the tabulated budgets, marked "imported" (tables only; no curves).
+
 A full PacGAN protocol run on a faster machine is the same command with
 --steps 400000 (the plan's configs already hold the protocol).
 """
@@ -80,25 +89,103 @@ def run_name(base, variant, seed):
     return f"{base}-{variant}-s{seed}"
 
 
-def read_events(run_dir):
-    """(eval events, steps finished) of a run dir's metrics.jsonl. A run has
-    finished step N when its evaluation at N is logged: gantry evaluates at the
-    last step after saving its checkpoint, so that is the last thing a run does."""
+def eval_lines(path):
+    """The eval events of a JSON-lines file, in file order (missing file: none)."""
     evals = []
-    path = Path(run_dir) / "metrics.jsonl"
     if not path.exists():
-        return evals, 0
+        return evals
     for line in path.read_text().splitlines():
         try:
             j = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by a kill
-        if j.get("event") == "eval":
+        if j.get("event") == "eval" and isinstance(j.get("step"), int):
             evals.append(j)
-    # A resumed run logs the evaluations after its checkpoint again: keep the last of each step.
-    by_step = {e["step"]: e for e in evals}
+    return evals
+
+
+def read_events(run_dir, archive_file=None):
+    """(eval events, steps finished) of a run: its run dir's metrics.jsonl over its archive file. A run has
+    finished step N when its evaluation at N is logged: gantry evaluates at the last step after saving its
+    checkpoint, so that is the last thing a run does."""
+    by_step = {e["step"]: e for e in eval_lines(archive_file)} if archive_file else {}
+    # A resumed run logs the evaluations after its checkpoint again: the last of each step wins.
+    by_step.update({e["step"]: e for e in eval_lines(Path(run_dir) / "metrics.jsonl")})
     evals = [by_step[k] for k in sorted(by_step)]
     return evals, max(by_step, default=0)
+
+
+def archive_dir(plan):
+    return Path(plan["archive"]) if plan.get("archive") else None
+
+
+def archive_run(plan, out, name):
+    """Writes a run's evaluations (archive ∪ run dir) to the plan's archive; returns the file or None."""
+    arch = archive_dir(plan)
+    if arch is None:
+        return None
+    path = arch / f"{name}.jsonl"
+    evals, _ = read_events(out / "runs" / name, path)
+    if not evals:
+        return None
+    arch.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in evals))
+    os.replace(tmp, path)  # atomic: a kill leaves the old file or the new one
+    return path
+
+
+def nest(path, value):
+    """{"a": {"b": value}} for path "a.b" (the inverse of dig)."""
+    for k in reversed(path.split(".")):
+        value = {k: value}
+    return value
+
+
+def merge(into, extra):
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            merge(into[k], v)
+        else:
+            into[k] = v
+    return into
+
+
+def import_published(plan, published):
+    """Archives the per-seed values of an earlier published results JSON as eval events at its budgets
+    (marked "imported"), for runs whose archive has no evaluation at that step. Returns the count."""
+    arch = archive_dir(plan)
+    if arch is None:
+        sys.exit("results: --import-published needs the plan's `archive` folder")
+    try:
+        pub = json.loads(Path(published).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        sys.exit(f"results: cannot read {published}: {e}")
+    events = {}  # run name -> {step: event}
+    for budget, bases in pub.get("budgets", {}).items():
+        for base, rows in bases.items():
+            for row in rows:
+                seeds = row.get("seeds", [])
+                for k, m in plan["metrics"].items():
+                    vals = (row.get(k) or {}).get("values", [])
+                    if len(vals) != len(seeds):
+                        continue  # a seed lacked this metric: values cannot be matched to seeds
+                    for s, x in zip(seeds, vals):
+                        ev = events.setdefault(run_name(base, row["variant"], s), {}).setdefault(
+                            int(budget), {"event": "eval", "step": int(budget), "imported": str(published)})
+                        merge(ev, nest(m["path"], x))
+    count = 0
+    arch.mkdir(parents=True, exist_ok=True)
+    for name, by_step in sorted(events.items()):
+        path = arch / f"{name}.jsonl"
+        have = {e["step"]: e for e in eval_lines(path)}
+        new = {st: e for st, e in by_step.items() if st not in have}
+        if not new:
+            continue
+        have.update(new)
+        count += len(new)
+        path.write_text("".join(json.dumps(have[k], separators=(",", ":")) + "\n" for k in sorted(have)))
+    return count
 
 
 def dig(j, path):
@@ -140,13 +227,19 @@ def fmt(m, se, scale=1.0, digits=2):
     return f"{m * scale:.{digits}f} ± {se * scale:.{digits}f}"
 
 
+def archived(plan, name):
+    arch = archive_dir(plan)
+    return arch / f"{name}.jsonl" if arch else None
+
+
 def collect(plan, out, seeds):
-    """{(base, variant): {seed: [eval events]}} of the runs that exist."""
+    """{(base, variant): {seed: [eval events]}} of the runs that exist here or in the archive."""
     data = {}
     for b in plan["base"]:
         for v in plan["variants"]:
             for s in seeds:
-                evals, _ = read_events(out / "runs" / run_name(b["name"], v, s))
+                name = run_name(b["name"], v, s)
+                evals, _ = read_events(out / "runs" / name, archived(plan, name))
                 if evals:
                     data.setdefault((b["name"], v), {})[s] = evals
     return data
@@ -161,6 +254,9 @@ def at_budget(evals, budget):
 
 
 def report(plan, out, seeds, budgets):
+    for run_dir in sorted((out / "runs").glob("*/")):
+        if (run_dir / "metrics.jsonl").exists():
+            archive_run(plan, out, run_dir.name)
     data = collect(plan, out, seeds)
     metrics = plan["metrics"]
     result = {"plan": plan.get("name", ""), "budgets": {}}
@@ -170,7 +266,7 @@ def report(plan, out, seeds, budgets):
     for budget in budgets:
         result["budgets"][str(budget)] = {}
         for b in plan["base"]:
-            rows = []
+            rows, imported = [], 0
             header = ["variant", "n"] + [m.get("label", k) for k, m in metrics.items()]
             section = [f"## {b['name']} at {budget} steps", "",
                        "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -185,9 +281,11 @@ def report(plan, out, seeds, budgets):
                     mu, se, n = mean_se(xs)
                     row[k] = {"mean": mu, "se": se, "ci95": ci95(se, n), "n": n, "values": xs}
                     cells.append(fmt(mu, se, m.get("scale", 1.0), m.get("digits", 2)))
+                row["imported"] = sorted(s for s, e in finals.items() if "imported" in e)
                 rows.append(row)
                 if finals:
                     section.append("| " + " | ".join(cells) + " |")
+                    imported += len(row["imported"])
             result["budgets"][str(budget)][b["name"]] = rows
             if not any(r["seeds"] for r in rows):
                 continue  # no run of this base reached the budget: no table (the JSON keeps the empty rows)
@@ -197,6 +295,9 @@ def report(plan, out, seeds, budgets):
                 cells = [f"{a['variant']} ({a['source']})", str(a.get("n", ""))]
                 cells += [a["values"].get(k, "–") for k in metrics]
                 section.append("| " + " | ".join(cells) + " |")
+            if imported:
+                section += ["", f"({imported} of these runs: values imported from an earlier published JSON, "
+                                "so no curves.)"]
             md += section + [""]
     (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "results.md").write_text("\n".join(md) + "\n")
@@ -241,7 +342,9 @@ def plot_curves(plan, out, data):
             fig, ax = plt.subplots(figsize=(6.4, 4.0))
             drew = False
             for v in plan["variants"]:
-                per_seed = data.get((b["name"], v), {})
+                # Imported values are single points at the budgets, not curves.
+                per_seed = {s: [e for e in ev if "imported" not in e] for s, ev in data.get((b["name"], v), {}).items()}
+                per_seed = {s: ev for s, ev in per_seed.items() if ev}
                 steps = sorted({e["step"] for ev in per_seed.values() for e in ev})
                 xs, mus, ses = [], [], []
                 for st in steps:
@@ -284,6 +387,8 @@ def main():
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--report-steps", help="comma list of budgets to tabulate (default: --steps)")
     ap.add_argument("--extra-set", action="append", default=[], help="key=value added to every run")
+    ap.add_argument("--import-published", metavar="JSON",
+                    help="put an earlier published results JSON's per-seed values into the plan's archive, then stop")
     ap.add_argument("--publish", metavar="DOC",
                     help="with --report-only: the tables into DOC between its <!-- results:NAME --> and "
                          "<!-- /results:NAME --> lines, results.json to docs/data/NAME.json, curves to "
@@ -299,6 +404,10 @@ def main():
         with open(plan["base"][0]["config"], "rb") as f:
             budget = tomllib.load(f).get("train", {}).get("steps", 1000)
     budgets = [int(x) for x in args.report_steps.split(",")] if args.report_steps else [budget]
+    if args.import_published:
+        n = import_published(plan, args.import_published)
+        print(f"results: imported {n} evaluations from {args.import_published} into {archive_dir(plan)}", file=sys.stderr)
+        return
     if args.report_only:
         print(report(plan, out, seeds, budgets))
         if args.publish:
@@ -329,7 +438,7 @@ def main():
         s, v, b = job
         name = run_name(b["name"], v, s)
         run_dir = out / "runs" / name
-        if read_events(run_dir)[1] >= budget:
+        if read_events(run_dir, archived(plan, name))[1] >= budget:
             return name, "done before"
         # One trainer per run dir, also across runners started side by side: an exclusive lock held while it trains.
         lock_file = open(out / "runs" / f"{name}.lock", "w")

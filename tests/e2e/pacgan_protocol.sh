@@ -80,6 +80,7 @@ expect_bad "unknown mixture" "pacgan_ring8, pacgan_grid25" 1 --set data.mixture=
 # The results runner: 2 variants × 2 seeds, 2 jobs at a time, then a rerun that finds everything done.
 cat >plan.toml <<TOML
 name = "tiny"
+archive = "arch"
 [[base]]
 name = "ring"
 config = "$repo/configs/pacgan_ring8.toml"
@@ -160,4 +161,33 @@ echo "no markers" >pub/docs/bad.md
 if "$PY" "$repo/bench/results.py" --plan plan.toml --out res --seeds 0-1 --report-only --report-steps 8 \
   --publish pub/docs/bad.md >bad.log 2>&1; then fail "publish into a document without markers succeeded"; fi
 grep -q "no '<!-- results:" bad.log || fail "publish error line: $(cat bad.log)"
+# The archive: every run's evaluations are kept in the plan's archive folder, so a new machine (no res/runs)
+# finds all four runs finished, trains nothing and tabulates the same values.
+[[ $(ls arch/*.jsonl | wc -l) == 4 ]] || fail "archive files: $(ls arch)"
+[[ $(grep -c '"event":"eval"' arch/ring-gan-s0.jsonl) == 3 ]] || fail "archive of the extended run: $(cat arch/ring-gan-s0.jsonl)"
+mv res res-old
+"$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 8 --seeds 0-1 --jobs 2 --gantry "$GANTRY" \
+  >res4.log 2>&1 || fail "results on a new machine: $(tail -5 res4.log)"
+[[ $(grep -c "done before" res4.log) == 4 ]] || fail "new machine trained again: $(cat res4.log)"
+cmp -s res/results.json res-old/results.json || fail "tables from the archive differ"
+# --import-published: an earlier published JSON's per-seed values become archived points at its budget.
+sed -e 's/^name = "tiny"/name = "tiny2"/' -e 's/^archive = "arch"/archive = "arch2"/' plan.toml >plan2.toml
+"$PY" "$repo/bench/results.py" --plan plan2.toml --out res2 --import-published res-old/results.json >imp.log 2>&1 ||
+  fail "import: $(cat imp.log)"
+grep -q "imported 4 evaluations" imp.log || fail "import count: $(cat imp.log)"
+"$PY" "$repo/bench/results.py" --plan plan2.toml --out res2 --seeds 0-1 --report-only --report-steps 8 \
+  >/dev/null 2>&1 || fail "report of imported values"
+"$PY" - res-old/results.json res2 <<'PY' || fail "imported table"
+import json, sys
+from pathlib import Path
+old = json.loads(Path(sys.argv[1]).read_text())["budgets"]["8"]["ring"]
+new = json.loads((Path(sys.argv[2]) / "results.json").read_text())["budgets"]["8"]["ring"]
+for a, b in zip(old, new):
+    assert b["imported"] == [0, 1] and a["seeds"] == b["seeds"], (a, b)
+    for k in ("modes", "hq"):
+        assert a[k]["values"] == b[k]["values"] and a[k]["mean"] == b[k]["mean"], (k, a, b)
+md = (Path(sys.argv[2]) / "results.md").read_text()
+assert "(4 of these runs: values imported" in md, md
+assert not list(Path(sys.argv[2]).glob("curves-*.png")), "imported points drawn as curves"
+PY
 echo PASS
