@@ -34,8 +34,8 @@ mean over seeds per evaluated step, shaded ± SE.
   bench/results.py --plan bench/plans/pacgan2d.toml --steps 20000 --seeds 0-9 --jobs 2
   bench/results.py --plan bench/plans/pacgan2d.toml --report-only --report-steps 10000,20000
   bench/results.py --plan bench/plans/pacgan2d.toml --report-only --report-steps 10000 --publish docs/RESULTS.md
-(--publish: the tables replace those between the document's <!-- results:NAME --> markers; the JSON and
-the curves go to docs/data/NAME.json and docs/img/NAME-<base>-<metric>.png.)
+(--publish: the tables replace those between the document's <!-- results:NAME --> markers; the JSON goes
+to docs/data/NAME.json and the curves the document links to docs/img/NAME-<base>-<metric>.png.)
 Archive: runs/ is scratch that a new machine does not have, so a plan may name an `archive` folder
 (tracked in git). After every run the runner writes the run's evaluation events there
 (<archive>/<run>.jsonl, one JSON line per evaluated step); the report and the "finished?" test read the
@@ -305,28 +305,34 @@ def report(plan, out, seeds, budgets):
     return "\n".join(md)
 
 
-def publish(plan, out, doc):
-    """Puts a campaign's report into the docs: the tables (its '## ' headings one level down) replace the
-    lines between the markers in doc, the JSON and the curves are copied beside it (docs/data, docs/img)."""
+def publish(plan, out, doc, md):
+    """Puts a campaign's report (md, report()'s text) into the docs: its tables (the '## ' headings one level
+    down) replace the lines between the markers in doc; the JSON goes to docs/data/NAME.json and the curves
+    that doc links (img/NAME-<base>-<metric>.png) to docs/img/."""
     name = plan.get("name", "results")
     begin, end = f"<!-- results:{name} -->", f"<!-- /results:{name} -->"
     lines = doc.read_text().split("\n")
     if begin not in lines or end not in lines or lines.index(begin) > lines.index(end):
         sys.exit(f"results: {doc} has no '{begin}' ... '{end}' block to publish into")
-    md = (out / "results.md").read_text().split("\n")
+    md = md.split("\n")
     first = next((i for i, l in enumerate(md) if l.startswith("## ")), len(md))
     tables = ["#" + l if l.startswith("## ") else l for l in md[first:]]
     while tables and not tables[-1]:
         tables.pop()
     i, j = lines.index(begin), lines.index(end)
-    doc.write_text("\n".join(lines[:i + 1] + [""] + tables + [""] + lines[j:]))
+    text = "\n".join(lines[:i + 1] + [""] + tables + [""] + lines[j:])
+    doc.write_text(text)
     docs = doc.parent
     (docs / "data").mkdir(exist_ok=True)
     (docs / "img").mkdir(exist_ok=True)
     shutil.copyfile(out / "results.json", docs / "data" / f"{name}.json")
+    linked = 0
     for png in sorted(out.glob("curves-*.png")):
-        shutil.copyfile(png, docs / "img" / f"{name}-{png.name[len('curves-'):]}")
-    print(f"results: published {name} into {doc}", file=sys.stderr)
+        target = f"img/{name}-{png.name[len('curves-'):]}"
+        if target in text:  # a curve the document does not show would only be a stale file in git
+            shutil.copyfile(png, docs / target)
+            linked += 1
+    print(f"results: published {name} into {doc} ({linked} linked curves)", file=sys.stderr)
 
 
 def plot_curves(plan, out, data):
@@ -391,7 +397,7 @@ def main():
                     help="put an earlier published results JSON's per-seed values into the plan's archive, then stop")
     ap.add_argument("--publish", metavar="DOC",
                     help="with --report-only: the tables into DOC between its <!-- results:NAME --> and "
-                         "<!-- /results:NAME --> lines, results.json to docs/data/NAME.json, curves to "
+                         "<!-- /results:NAME --> lines, results.json to docs/data/NAME.json, the curves DOC links to "
                          "docs/img/NAME-<base>-<metric>.png (NAME: the plan's name)")
     args = ap.parse_args()
 
@@ -409,9 +415,10 @@ def main():
         print(f"results: imported {n} evaluations from {args.import_published} into {archive_dir(plan)}", file=sys.stderr)
         return
     if args.report_only:
-        print(report(plan, out, seeds, budgets))
+        md = report(plan, out, seeds, budgets)
+        print(md)
         if args.publish:
-            publish(plan, out, Path(args.publish))
+            publish(plan, out, Path(args.publish), md)
         return
     if not os.access(args.gantry, os.X_OK):
         sys.exit(f"results: {args.gantry} is not an executable gantry")

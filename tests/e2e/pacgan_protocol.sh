@@ -142,7 +142,8 @@ grep -q '"step":12' res/runs/ring-gan-s0/metrics.jsonl || fail "run not extended
 # JSON and the curves beside it, and refuses a document without the markers.
 plan_name=tiny  # plan.toml's name
 mkdir -p pub/docs
-printf 'intro\n<!-- results:%s -->\nold table\n<!-- /results:%s -->\noutro\n' "$plan_name" "$plan_name" >pub/docs/R.md
+printf 'intro\n<!-- results:%s -->\nold table\n<!-- /results:%s -->\n![](img/%s-ring-modes.png)\n' \
+  "$plan_name" "$plan_name" "$plan_name" >pub/docs/R.md
 for _ in 1 2; do
   "$PY" "$repo/bench/results.py" --plan plan.toml --out res --seeds 0-1 --report-only --report-steps 8 \
     --publish pub/docs/R.md >/dev/null 2>&1 || fail "publish"
@@ -150,13 +151,15 @@ done
 "$PY" - pub/docs/R.md res/results.md <<'PY' || fail "published document"
 import sys
 doc, md = open(sys.argv[1]).read(), open(sys.argv[2]).read()
-assert doc.startswith("intro\n<!-- results:tiny -->\n") and doc.endswith("\n<!-- /results:tiny -->\noutro\n"), doc
+assert doc.startswith("intro\n<!-- results:tiny -->\n"), doc
+assert doc.endswith("\n<!-- /results:tiny -->\n![](img/tiny-ring-modes.png)\n"), doc
 assert "old table" not in doc and "### ring at 8 steps" in doc and "\n## " not in doc, doc
 table = md[md.index("| variant"):md.index("\n\n", md.index("| variant"))]
 assert table in doc, (table, doc)
 PY
 cmp -s res/results.json "pub/docs/data/$plan_name.json" || fail "published JSON differs"
-[[ -s pub/docs/img/$plan_name-ring-modes.png ]] || fail "curves not published"
+[[ -s pub/docs/img/$plan_name-ring-modes.png ]] || fail "linked curve not published"
+[[ -s res/curves-ring-hq.png && ! -e pub/docs/img/$plan_name-ring-hq.png ]] || fail "unlinked curve published"
 echo "no markers" >pub/docs/bad.md
 if "$PY" "$repo/bench/results.py" --plan plan.toml --out res --seeds 0-1 --report-only --report-steps 8 \
   --publish pub/docs/bad.md >bad.log 2>&1; then fail "publish into a document without markers succeeded"; fi
