@@ -2,7 +2,8 @@
 
 namespace gantry::models {
 
-NormLayerImpl::NormLayerImpl(NormKind kind, int64_t channels, dist::Communicator* sync) : kind_(kind) {
+NormLayerImpl::NormLayerImpl(NormKind kind, int64_t channels, dist::Communicator* sync, const ModelConfig& c)
+    : kind_(kind) {
   switch (kind) {
     case NormKind::kNone:
       break;
@@ -10,6 +11,8 @@ NormLayerImpl::NormLayerImpl(NormKind kind, int64_t channels, dist::Communicator
       BatchNormOptions o;
       o.channels = channels;
       o.sync = sync;
+      o.momentum = c.bn_momentum;
+      o.eps = c.bn_eps;
       bn_ = register_module("bn", BatchNorm(o));
       break;
     }

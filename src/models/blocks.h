@@ -20,8 +20,9 @@ inline bool cancels_bias(NormKind k) { return k == NormKind::kBatch || k == Norm
 
 class NormLayerImpl : public torch::nn::Module {
  public:
-  // sync: the communicator of synchronized batch norm, or null for per-rank statistics.
-  NormLayerImpl(NormKind kind, int64_t channels, dist::Communicator* sync);
+  // sync: the communicator of synchronized batch norm, or null for per-rank statistics;
+  // c: the model config (batch norm's momentum and eps).
+  NormLayerImpl(NormKind kind, int64_t channels, dist::Communicator* sync, const ModelConfig& c);
   // n_ref: rows of the VBN reference batch at the front of x (VBN only).
   torch::Tensor forward(const torch::Tensor& x, int64_t n_ref = 0);
   NormKind kind() const { return kind_; }

@@ -20,7 +20,7 @@ class ConvStackDiscriminator : public Discriminator {
                                                                    .padding(s.padding)
                                                                    .norm(c.d_weight_norm)
                                                                    .bias(!(i > 0 && cancels_bias(c.d_norm))))));
-      norms_.push_back(register_module("norm" + n, NormLayer(i == 0 ? NormKind::kNone : c.d_norm, s.out, bn_sync)));
+      norms_.push_back(register_module("norm" + n, NormLayer(i == 0 ? NormKind::kNone : c.d_norm, s.out, bn_sync, c)));
       ch = s.out;
     }
     head_ = register_module("head", DHead(ch * final_size * final_size, c, Init::kNormal002, mbd_sync));

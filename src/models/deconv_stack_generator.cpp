@@ -18,7 +18,7 @@ class DeconvStackGenerator : public Generator {
     project_ = register_module(
         "project",
         WeightLayer(WeightLayerOptions::linear(c.z_dim, c0_ * s0_ * s0_).norm(c.g_weight_norm).bias(bias_before_norm)));
-    norms_.push_back(register_module("norm0", NormLayer(c.g_norm, c0_, sync)));
+    norms_.push_back(register_module("norm0", NormLayer(c.g_norm, c0_, sync, c)));
     int64_t ch = c0_;
     n_banks_ = std::min(spec.banks, spec.upsamplings);
     for (int64_t i = 0; i < spec.upsamplings; ++i) {
@@ -38,7 +38,7 @@ class DeconvStackGenerator : public Generator {
                                                                       .norm(c.g_weight_norm)
                                                                       .bias(writes_image || bias_before_norm))));
         if (!writes_image)
-          norms_.push_back(register_module("norm" + std::to_string(i + 1), NormLayer(c.g_norm, out, sync)));
+          norms_.push_back(register_module("norm" + std::to_string(i + 1), NormLayer(c.g_norm, out, sync, c)));
       }
       ch = out;
     }

@@ -40,7 +40,7 @@ class MlpGenerator : public Generator {
                                                                     .norm(c.g_weight_norm)
                                                                     .init(c.mlp_init)
                                                                     .bias(!cancels_bias(c.g_norm)))));
-        norms_.push_back(register_module("norm" + n, NormLayer(c.g_norm, hidden, sync)));
+        norms_.push_back(register_module("norm" + n, NormLayer(c.g_norm, hidden, sync, c)));
       }
       in = hidden;
     }
@@ -112,7 +112,7 @@ class MlpDiscriminator : public Discriminator {
       layers_.push_back(register_module(
           "fc" + std::to_string(i),
           WeightLayer(WeightLayerOptions::linear(in, hidden * pieces_).norm(c.d_weight_norm).init(c.mlp_init))));
-      norms_.push_back(register_module("norm" + std::to_string(i), NormLayer(c.d_norm, hidden, bn_sync)));
+      norms_.push_back(register_module("norm" + std::to_string(i), NormLayer(c.d_norm, hidden, bn_sync, c)));
       in = hidden;
     }
     head_ = register_module("head", DHead(in, c, c.mlp_init, mbd_sync));

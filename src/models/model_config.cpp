@@ -42,6 +42,8 @@ void validate(const ModelConfig& c) {
   if (c.d_activation == DActivation::kMaxout && c.maxout_pieces < 2)
     throw std::invalid_argument("model: maxout needs maxout_pieces >= 2");
   if (c.pack < 1) throw std::invalid_argument("model: pack must be at least 1");
+  if (!(c.bn_momentum > 0 && c.bn_momentum <= 1) || !(c.bn_eps > 0 && c.bn_eps < 1))
+    throw std::invalid_argument("model: bn_momentum must be in (0, 1] and bn_eps in (0, 1)");
   if (c.mlp_init != Init::kKaimingNormal && c.arch != Arch::kMlp)
     throw std::invalid_argument("model: mlp_init is for model.arch = \"mlp\"");
 }

@@ -60,7 +60,11 @@ struct ModelConfig {
   WeightNorm g_weight_norm = WeightNorm::kNone;
   WeightNorm d_weight_norm = WeightNorm::kSpectral;
   bool sync_batch_norm = true;  // global-batch BN statistics when more than one rank
-  int64_t vbn_reference = 64;   // N_ref of the VBN reference batch
+  // Batch norm's population statistics: running = (1 − momentum)·running + momentum·batch
+  // (PyTorch's convention); eps is added to the variance. PacGAN's 2-D code: 0.05 and 1e-4.
+  double bn_momentum = 0.1;
+  double bn_eps = 1e-5;
+  int64_t vbn_reference = 64;  // N_ref of the VBN reference batch
   // Minibatch discrimination on D's penultimate features (0 kernels: off).
   int64_t mbd_kernels = 0;
   int64_t mbd_kernel_dim = 5;

@@ -61,9 +61,9 @@ Tables tables(int64_t res, int64_t gw, int64_t dw) {
 class GBlockImpl : public torch::nn::Module {
  public:
   GBlockImpl(int64_t in, int64_t out, const ModelConfig& c, dist::Communicator* sync) {
-    n1 = register_module("norm1", NormLayer(c.g_norm, in, sync));
+    n1 = register_module("norm1", NormLayer(c.g_norm, in, sync, c));
     c1 = register_module("conv1", conv3(in, out, c.g_weight_norm, !cancels_bias(c.g_norm)));
-    n2 = register_module("norm2", NormLayer(c.g_norm, out, sync));
+    n2 = register_module("norm2", NormLayer(c.g_norm, out, sync, c));
     // Under BN/VBN every per-channel constant before out_norm is normalised away (block outputs
     // reach the next norm directly or through a linear shortcut): no biases there.
     c2 = register_module("conv2", conv3(out, out, c.g_weight_norm, !cancels_bias(c.g_norm)));
@@ -111,7 +111,7 @@ class ResnetGenerator : public Generator {
                                                           .bias(!cancels_bias(c.g_norm))));
     for (size_t i = 0; i + 1 < t_.g.size(); ++i)
       blocks_.push_back(register_module("block" + std::to_string(i), GBlock(t_.g[i], t_.g[i + 1], c, sync)));
-    out_norm_ = register_module("out_norm", NormLayer(c.g_norm, t_.g.back(), sync));
+    out_norm_ = register_module("out_norm", NormLayer(c.g_norm, t_.g.back(), sync, c));
     to_image_ = register_module("to_image", conv3(t_.g.back(), c.channels, c.g_weight_norm, true));
     couples_ = c.g_norm == NormKind::kBatch;  // VBN normalizes each sample by a fixed reference batch: no coupling
   }
@@ -155,8 +155,8 @@ class DBlockImpl : public torch::nn::Module {
       : down_(down), first_(first) {
     c1 = register_module("conv1", conv3(in, out, c.d_weight_norm, !cancels_bias(c.d_norm)));
     c2 = register_module("conv2", conv3(out, out, c.d_weight_norm, !cancels_bias(c.d_norm)));
-    n1 = register_module("norm1", NormLayer(c.d_norm, out, sync));
-    n2 = register_module("norm2", NormLayer(c.d_norm, out, sync));
+    n1 = register_module("norm1", NormLayer(c.d_norm, out, sync, c));
+    n2 = register_module("norm2", NormLayer(c.d_norm, out, sync, c));
     if (first || down || in != out)
       sc = register_module(
           "shortcut",

@@ -55,6 +55,8 @@ std::vector<Field> fields(TrainConfig& c) {
       {"model.g_weight_norm", choice(&m.g_weight_norm)},
       {"model.d_weight_norm", choice(&m.d_weight_norm)},
       {"model.sync_batch_norm", &m.sync_batch_norm},
+      {"model.bn_momentum", &m.bn_momentum},
+      {"model.bn_eps", &m.bn_eps},
       {"model.vbn_reference", &m.vbn_reference},
       {"model.mbd_kernels", &m.mbd_kernels},
       {"model.mbd_kernel_dim", &m.mbd_kernel_dim},

@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "models/batch_norm.h"
 #include "models/networks.h"
 #include "reg/compatibility.h"
 
@@ -171,6 +172,48 @@ TEST(Networks, MlpWithStochasticBanks) {
   ASSERT_EQ(layers.size(), 5u);
   for (const auto& l : layers) EXPECT_EQ(l->options().in(), 16);
   c.mlp_banks = 4;  // more banks than hidden layers
+  EXPECT_THROW(validate(c), std::invalid_argument);
+}
+
+TEST(Networks, BatchNormMomentumAndEpsComeFromTheConfig) {
+  // PacGAN's 2-D G: model.bn_momentum / bn_eps reach every BN layer; one training-mode forward moves the
+  // running mean from 0 to momentum · (batch mean), and eval normalizes with the running variance + eps.
+  ModelConfig c;
+  c.arch = Arch::kMlp;
+  c.z_dim = 2;
+  c.mlp_hidden = 8;
+  c.mlp_depth = 3;
+  c.g_norm = NormKind::kBatch;
+  c.bn_momentum = 0.05;
+  c.bn_eps = 1e-4;
+  auto g = build_generator(c);
+  int bns = 0;
+  for (const auto& m : g->modules(false))
+    if (const auto* bn = m->as<BatchNormImpl>()) {
+      EXPECT_EQ(bn->options().momentum, 0.05);
+      EXPECT_EQ(bn->options().eps, 1e-4);
+      ++bns;
+    }
+  EXPECT_EQ(bns, 2) << "one BN per hidden layer";
+  // The first BN's input, recomputed by hand from the first linear layer (no bias before BN).
+  torch::Tensor w1, rm, rv;
+  for (const auto& p : g->named_parameters())
+    if (p.key().find("weight") != std::string::npos && p.value().dim() == 2 && p.value().size(1) == 2) w1 = p.value();
+  for (const auto& b : g->named_buffers()) {
+    if (b.key().find("running_mean") != std::string::npos && !rm.defined()) rm = b.value();
+    if (b.key().find("running_var") != std::string::npos && !rv.defined()) rv = b.value();
+  }
+  ASSERT_TRUE(w1.defined() && rm.defined() && rv.defined());
+  const auto z = torch::randn({32, 2});
+  g->train();
+  g->forward(z);
+  const auto h = torch::matmul(z, w1.t());
+  EXPECT_TRUE(torch::allclose(rm, 0.05 * h.mean(0), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(rv, 0.95 + 0.05 * h.var(0, /*unbiased=*/true), 1e-5, 1e-6));
+  c.bn_momentum = 0;
+  EXPECT_THROW(validate(c), std::invalid_argument);
+  c.bn_momentum = 0.1;
+  c.bn_eps = -1;
   EXPECT_THROW(validate(c), std::invalid_argument);
 }
 
