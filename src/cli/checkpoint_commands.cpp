@@ -74,10 +74,10 @@ CLI::App* add_sample_command(CLI::App& app, Action& action) {
       }
       const auto images = torch::cat(parts);
       const bool to_dir = o->out.ends_with("/") || fs::is_directory(o->out);
-      if (o->out.ends_with(".npy")) {
-        train::write_npy(images, o->out);                         // the values, unquantised
-      } else if (nets.config.model.arch == models::Arch::kMlp) {  // points: .csv | .npy | .png (scatter plot)
+      if (nets.config.model.arch == models::Arch::kMlp) {  // points: .csv | .npy | .png (scatter plot)
         train::write_points(images, mixture_by_name(nets.config.data.mixture), o->out);
+      } else if (o->out.ends_with(".npy")) {
+        train::write_npy(images, o->out);  // the values, unquantised
       } else if (to_dir) {
         fs::create_directories(o->out);
         char name[32];
