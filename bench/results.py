@@ -119,20 +119,31 @@ def archive_dir(plan):
     return Path(plan["archive"]) if plan.get("archive") else None
 
 
+def archived(plan, name):
+    """A run's archive file, or None when the plan keeps no archive."""
+    arch = archive_dir(plan)
+    return arch / f"{name}.jsonl" if arch else None
+
+
 def archive_run(plan, out, name):
     """Writes a run's evaluations (archive ∪ run dir) to the plan's archive; returns the file or None."""
     arch = archive_dir(plan)
     if arch is None:
         return None
-    path = arch / f"{name}.jsonl"
+    path = archived(plan, name)
     evals, _ = read_events(out / "runs" / name, path)
     if not evals:
         return None
-    arch.mkdir(parents=True, exist_ok=True)
+    write_events(path, evals)
+    return path
+
+
+def write_events(path, evals):
+    """Writes eval events as JSON lines, atomically: a kill leaves the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in evals))
-    os.replace(tmp, path)  # atomic: a kill leaves the old file or the new one
-    return path
+    os.replace(tmp, path)
 
 
 def nest(path, value):
@@ -175,16 +186,15 @@ def import_published(plan, published):
                             int(budget), {"event": "eval", "step": int(budget), "imported": str(published)})
                         merge(ev, nest(m["path"], x))
     count = 0
-    arch.mkdir(parents=True, exist_ok=True)
     for name, by_step in sorted(events.items()):
-        path = arch / f"{name}.jsonl"
+        path = archived(plan, name)
         have = {e["step"]: e for e in eval_lines(path)}
         new = {st: e for st, e in by_step.items() if st not in have}
         if not new:
             continue
         have.update(new)
         count += len(new)
-        path.write_text("".join(json.dumps(have[k], separators=(",", ":")) + "\n" for k in sorted(have)))
+        write_events(path, [have[k] for k in sorted(have)])
     return count
 
 
@@ -225,11 +235,6 @@ def fmt(m, se, scale=1.0, digits=2):
     if se is None:
         return f"{m * scale:.{digits}f}"
     return f"{m * scale:.{digits}f} ± {se * scale:.{digits}f}"
-
-
-def archived(plan, name):
-    arch = archive_dir(plan)
-    return arch / f"{name}.jsonl" if arch else None
 
 
 def collect(plan, out, seeds):
