@@ -7,8 +7,11 @@
 //  2. step time of a small conv net: overlap on, overlap off, and the naive
 //     per-parameter all-reduce after backward;
 //  3. with --sweep: raw MPI_Allreduce time per message size (4 KiB..64 MiB),
-//     what bench/scaling_model.py fits its α-β link model to.
-// Run: launch/mpirun.sh -n 2 build/bench/bench_grad_sync [--reps N] [--sweep] [--no-step]
+//     what bench/scaling_model.py fits its α-β link model to;
+//  4. with --contention: how much a rank's compute slows while all-reduces are in flight on the
+//     communicator's thread (MPI busy-polls there, and on CPU hosts the transport's own work runs
+//     on the same cores): scaling_model.py's progress share for that link.
+// Run: launch/mpirun.sh -n 2 build/bench/bench_grad_sync [--reps N] [--sweep] [--contention] [--no-step]
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -218,11 +221,95 @@ std::string raw_sweep(int reps) {
   return rows;
 }
 
+// Compute against communication on one rank, per message size S (16 MiB in 16/S all-reduces):
+// alone, each job's time; together, the all-reduces run on the communicator's thread (as
+// GradSync's overlapped buckets do during backward) while this thread computes, and the pair's
+// time runs until both are done. The compute job (single-thread 256² matmuls: dense and
+// cache-resident, like a conv's GEMM) is sized to 3× the communication alone, at least 20 ms.
+// share = (together − compute alone) / communication alone: the time the overlapped
+// communication still adds, per second of it (0: hidden completely; 1: no better than one after
+// the other — e.g. when the transport's work needs the same core). scaling_model.py's P term.
+// Alternating reps, medians; rank 0 sizes the compute job so that every rank runs the same.
+std::string contention(int reps) {
+  auto& world = gantry::dist::World::get();
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
+  torch::Tensor a = torch::randn({256, 256}), b = torch::randn({256, 256}), c = torch::empty({256, 256});
+  auto compute = [&](int iters) {
+    for (int i = 0; i < iters; ++i) at::mm_out(c, a, b);
+  };
+  compute(50);  // warm-up
+  const auto t_it = Clock::now();
+  compute(200);
+  double per_iter = seconds_since(t_it) / 200;
+  MPI_Bcast(&per_iter, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  std::string rows;
+  constexpr std::int64_t kTotal = std::int64_t{16} << 20;
+  for (std::int64_t bytes : {std::int64_t{1} << 20, std::int64_t{4} << 20, std::int64_t{16} << 20}) {
+    const int count = static_cast<int>(kTotal / bytes);
+    std::vector<torch::Tensor> bufs;
+    for (int i = 0; i < count; ++i) bufs.push_back(torch::ones({bytes / 4}));
+    auto communicate = [&] {
+      std::vector<gantry::dist::WorkPtr> works;
+      for (auto& t : bufs) works.push_back(world.comm().all_reduce_async(t, gantry::dist::ReduceOp::kSum));
+      return works;
+    };
+    auto wait_all = [](std::vector<gantry::dist::WorkPtr>& works) {
+      for (auto& w : works) w->wait();
+    };
+    // Size the compute job from one communication alone (rank 0's time, for every rank).
+    {
+      auto w = communicate();
+      wait_all(w);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    const auto t_c0 = Clock::now();
+    {
+      auto w = communicate();
+      wait_all(w);
+    }
+    double comm_once = seconds_since(t_c0);
+    MPI_Bcast(&comm_once, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    const int iters = static_cast<int>(std::max(3 * comm_once, 0.02) / per_iter) + 1;
+    std::vector<double> alone_compute, alone_comm, together_compute, together;
+    for (int r = 0; r < reps; ++r) {
+      MPI_Barrier(MPI_COMM_WORLD);
+      auto t0 = Clock::now();
+      compute(iters);
+      alone_compute.push_back(seconds_since(t0));
+      MPI_Barrier(MPI_COMM_WORLD);
+      t0 = Clock::now();
+      auto w = communicate();
+      wait_all(w);
+      alone_comm.push_back(seconds_since(t0));
+      MPI_Barrier(MPI_COMM_WORLD);
+      t0 = Clock::now();
+      auto w2 = communicate();
+      compute(iters);
+      together_compute.push_back(seconds_since(t0));
+      wait_all(w2);
+      together.push_back(seconds_since(t0));
+    }
+    const double cc = median(alone_compute), ca = median(alone_comm), tc = median(together_compute),
+                 ta = median(together);
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  "%s{\"bytes\": %lld, \"messages\": %d, \"compute_alone_ms\": %.3f, \"comm_alone_ms\": %.3f, "
+                  "\"compute_together_ms\": %.3f, \"together_ms\": %.3f, \"share\": %.3f}",
+                  rows.empty() ? "" : ",\n  ", static_cast<long long>(bytes), count, cc * 1e3, ca * 1e3, tc * 1e3,
+                  ta * 1e3, ca > 0 ? (ta - cc) / ca : 0.0);
+    rows += buf;
+  }
+  return rows;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int reps = 20;
-  bool sweep = false, step = true;
+  bool sweep = false, step = true, contend = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
       reps = std::max(1, std::atoi(argv[++i]));
@@ -230,6 +317,13 @@ int main(int argc, char** argv) {
       sweep = true;
     else if (std::strcmp(argv[i], "--no-step") == 0)
       step = false;
+    else if (std::strcmp(argv[i], "--contention") == 0)
+      contend = true;
+    else {
+      std::fprintf(stderr, "bench_grad_sync: unknown argument '%s' (--reps N, --sweep, --contention, --no-step)\n",
+                   argv[i]);
+      return 2;
+    }
   }
   auto& world = gantry::dist::World::init(&argc, &argv);
   std::vector<std::string> sync_rows = {fused_vs_raw("dcgan_64", dcgan_shapes(), reps),
@@ -239,6 +333,7 @@ int main(int argc, char** argv) {
     for (const char* mode : {"overlap_on", "overlap_off", "naive_per_parameter"})
       step_rows.push_back(step_time(mode, reps));
   const std::string sweep_rows = sweep ? raw_sweep(reps) : "";
+  const std::string contention_rows = contend ? contention(reps) : "";
   if (world.is_root()) {
     std::printf("{\"benchmark\": \"grad_sync\", \"world_size\": %d, \"threads_per_rank\": %d, \"reps\": %d,\n",
                 world.size(), at::get_num_threads(), reps);
@@ -247,6 +342,7 @@ int main(int argc, char** argv) {
       std::printf(",\n \"step_time\": [\n  %s,\n  %s,\n  %s]", step_rows[0].c_str(), step_rows[1].c_str(),
                   step_rows[2].c_str());
     if (sweep) std::printf(",\n \"raw_sweep\": [\n  %s]", sweep_rows.c_str());
+    if (contend) std::printf(",\n \"contention\": [\n  %s]", contention_rows.c_str());
     std::printf("}\n");
   }
   world.finalize();

@@ -219,7 +219,7 @@ def sync_bench(args, results):
     raw all-reduce time per message size (the link's α-β calibration)."""
     binary = os.path.join(args.build, "bench", "bench_grad_sync")
     n = 2
-    cmd = shlex.split(args.launch) + ["-n", str(n), binary, "--reps", "5", "--sweep"]
+    cmd = shlex.split(args.launch) + ["-n", str(n), binary, "--reps", "5", "--sweep", "--contention"]
     # Intra-op threads as for the training runs: the cores shared by the 2 ranks. Left to each rank
     # (cores per local rank), simulated hosts would each take every core, and the OpenMP threads
     # spinning after a parallel region starve the MPI progress thread (fused 26 % of raw instead of 92 %).

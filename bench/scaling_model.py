@@ -21,8 +21,17 @@ All-reduce cost t_ar(S, N):
 For MPI on a shaped link the measured sweep at that N is fitted directly:
 t_ar(S) = a + b·S (bench_grad_sync --sweep; sizes ≥ 256 KiB, where buckets live).
 
+On CPU hosts communication that overlaps backward is not free: MPI's progress
+thread busy-polls and the transport's own work runs on the same cores. The
+share of an overlapped second of communication that still adds to the step is
+measured per message size (bench_grad_sync --contention, in the sweep's JSON or
+given with --contention LABEL=FILE); without a measurement, ½ (one compute
+thread and one polling thread on a core). On GPUs it is 0 (NCCL runs on the
+device).
+
   bench/scaling_model.py calibrate SWEEP.json [--min-bytes 262144]
   bench/scaling_model.py validate --profile SHM.json --measured HOSTS.json --sweeps LABEL=SWEEP.json ...
+                         [--contention LABEL=BENCH.json ...]
   bench/scaling_model.py caps --profile RUN.json --workload W --sweep SWEEP.json [--caps 0.25,1,4,25]
   bench/scaling_model.py project --profile GPU.json [--workloads resnet128_pgn,resnet256_pgn] [--out FILE.md]
 """
@@ -50,7 +59,10 @@ def load(path):
 
 # ------------------------------------------------------------------ links
 def fit_sweep(sweep_json, min_bytes=256 * 1024):
-    """Least-squares a + b·S over the sweep's sizes ≥ min_bytes (relative error weighted)."""
+    """Least-squares a + b·S over the sweep's sizes ≥ min_bytes (relative error weighted). The
+    sweep is bench_grad_sync's JSON, or a bench/scaling.py results file holding one (sync_bench)."""
+    if "raw_sweep" not in sweep_json and len(sweep_json.get("sync_bench") or {}) == 1:
+        sweep_json = next(iter(sweep_json["sync_bench"].values()))
     rows = [r for r in sweep_json.get("raw_sweep", []) if r["bytes"] >= min_bytes]
     if len(rows) < 2:
         die("the sweep needs at least two sizes ≥ --min-bytes (bench_grad_sync --sweep)")
@@ -70,7 +82,17 @@ def fit_sweep(sweep_json, min_bytes=256 * 1024):
            "small_s": small["ms"] * 1e-3, "small_bytes": small["bytes"],
            "algbw_GBs": 1e-9 / b if b > 0 else float("inf")}
     fit["residuals_pct"] = [round(100 * ((fit["a_s"] + b * x) - y) / y, 1) for x, y in zip(xs, ys)]
+    fit["contention"] = contention_rows(sweep_json)
     return fit
+
+
+def contention_rows(bench_json):
+    """(bytes, share) per message size of a bench_grad_sync --contention run ([] without one)."""
+    rows = bench_json.get("contention") or []
+    try:
+        return sorted((int(r["bytes"]), float(r["share"])) for r in rows)
+    except (KeyError, TypeError, ValueError):
+        die("contention rows need 'bytes' and 'share' (bench_grad_sync --contention)")
 
 
 class MeasuredLink:
@@ -78,6 +100,14 @@ class MeasuredLink:
 
     def __init__(self, fit):
         self.fit = fit
+
+    def share(self, nbytes):
+        """The measured contention share of the message size nearest to nbytes (log scale), or
+        None when the link has no --contention measurement."""
+        rows = self.fit.get("contention") or []
+        if not rows:
+            return None
+        return min(rows, key=lambda r: abs(math.log(max(nbytes, 1) / r[0])))[1]
 
     def allreduce(self, nbytes, n):
         if n != self.fit["n"]:
@@ -95,6 +125,9 @@ class Cluster:
         self.intra_busbw, self.intra_alpha = intra_busbw, intra_alpha
         self.inter_busbw, self.inter_alpha = inter_busbw, inter_alpha
         self.note = note
+
+    def share(self, nbytes):  # NCCL runs on the GPU: no host-core contention modelled
+        return None
 
     def allreduce(self, nbytes, n):
         if n <= 1:
@@ -141,13 +174,21 @@ def rebucket(buckets, cap_bytes):
     return [tuple(b) for b in out]
 
 
-def exposed(buckets, backward_s, ar, overlap):
-    """Communication past the end of backward: buckets on one channel, in launch order."""
+def replay(buckets, backward_s, ar, overlap):
+    """Buckets on one channel, in launch order: (communication past the end of backward, each
+    bucket's seconds in flight while backward still runs)."""
     end = 0.0 if overlap else backward_s
+    overlapped = []
     for nbytes, ready in buckets:
         start = max(backward_s if (ready is None or not overlap) else ready, end)
         end = start + ar(nbytes)
-    return max(0.0, end - backward_s)
+        overlapped.append(max(0.0, min(end, backward_s) - start))
+    return max(0.0, end - backward_s), overlapped
+
+
+def exposed(buckets, backward_s, ar, overlap):
+    """Communication past the end of backward."""
+    return replay(buckets, backward_s, ar, overlap)[0]
 
 
 def base_time(run):
@@ -162,17 +203,26 @@ def predict(run, link, n, overlap=None, cap_mb=None, progress_share=None, base=N
     The profile keeps its compute, data and the time its synchronous collectives blocked
     (mostly waiting for the slower rank: load skew, which a faster wire does not remove);
     GradSync's exposed time is replaced by the replay on the link, and the collectives'
-    transfer on the link is added. progress_share: the fraction of a rank's core that MPI's
-    busy-polling progress thread takes from compute while a reduction overlaps backward
-    (CPU runs with every core busy: 0.5, one compute thread and the progress thread on one
-    core; GPUs: 0, NCCL runs on the device). base: the compute + data + collectives time to
+    transfer on the link is added. progress_share: the part of each second of communication
+    overlapped with backward that still adds to the step (CPU hosts: the link's measured share
+    for the bucket's size, bench_grad_sync --contention; without one 0.5, one compute thread and
+    MPI's busy-polling progress thread on one core; GPUs: 0, NCCL runs on the device); a number
+    given here overrides both. base: the compute + data + collectives time to
     use instead of this run's own (e.g. a median over several runs of the same work)."""
     split, prof = run["split"], run.get("buckets") or {}
     if not prof:
         die(f"run {run['workload']} has no bucket profile (log.timing)")
     overlap = run["overlap"] if overlap is None else overlap
-    if progress_share is None:
-        progress_share = 0.5 if run.get("device", "cpu") == "cpu" else 0.0
+    on_cpu = run.get("device", "cpu") == "cpu"
+
+    def share(nbytes):
+        if progress_share is not None:
+            return progress_share
+        if not on_cpu:
+            return 0.0
+        measured = link.share(nbytes)
+        return 0.5 if measured is None else measured
+
     base = base_time(run) if base is None else base
     comm = contention = 0.0
     ar = lambda s: link.allreduce(s, n)  # noqa: E731
@@ -181,15 +231,14 @@ def predict(run, link, n, overlap=None, cap_mb=None, progress_share=None, base=N
         if cap_mb is not None:
             buckets = rebucket(buckets, int(cap_mb * MiB))
         k = p["phases_per_step"]
-        exp = exposed(buckets, p["backward_s"], ar, overlap) if n > 1 else 0.0
-        busy = sum(ar(b) for b, _ in buckets) if n > 1 else 0.0  # time a reduction is in flight
+        exp, overlapped = replay(buckets, p["backward_s"], ar, overlap) if n > 1 else (0.0, [])
         calls = p.get("sync_collectives", 0)
         coll = 0.0
         if calls and n > 1:
             per_call = p["sync_collective_bytes"] / calls * n / max(run["ranks"], 1)  # BN's table grows with N
             coll = calls * ar(per_call)
         comm += k * (exp + coll)
-        contention += k * progress_share * max(0.0, busy - exp)
+        contention += k * sum(share(b) * o for (b, _), o in zip(buckets, overlapped))
     return base + comm + contention, {"compute_and_data_s": base, "comm_s": comm, "contention_s": contention}
 
 
@@ -212,6 +261,15 @@ def cmd_validate(a):
     for item in a.sweeps:
         label, _, path = item.partition("=")
         links[label] = MeasuredLink(fit_sweep(load(path), a.min_bytes))
+    for item in a.contention or []:
+        label, _, path = item.partition("=")
+        if label not in links:
+            die(f"--contention {label}: no --sweeps entry of that label")
+        links[label].fit["contention"] = contention_rows(load(path)) or die(f"{path} has no contention rows")
+    for label, link in links.items():
+        rows = link.fit.get("contention") or []
+        print(f"{label}: contention share " + (", ".join(f"{b / MiB:g} MiB {s:.2f}" for b, s in rows)
+                                              if rows else "not measured (0.5)"))
     rows, worst = [], 0.0
     for m in sorted(hosts["runs"].values(), key=lambda r: (r["label"], r["workload"], r["ranks"], r["overlap"])):
         if "s_per_kimg" not in m or m["ranks"] < 2 or m["label"] not in links:
@@ -349,6 +407,8 @@ def main():
     v.add_argument("--profile", required=True)
     v.add_argument("--measured", required=True)
     v.add_argument("--sweeps", nargs="+", required=True, metavar="LABEL=SWEEP.json")
+    v.add_argument("--contention", nargs="+", metavar="LABEL=BENCH.json",
+                   help="the link's contention shares from another bench_grad_sync --contention run")
     k = sub.add_parser("caps")
     k.add_argument("--profile", required=True)
     k.add_argument("--workload", required=True)

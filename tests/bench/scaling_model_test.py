@@ -28,6 +28,22 @@ class Fit(unittest.TestCase):
         with self.assertRaises(SystemExit):
             link.allreduce(1 << 20, 4)  # calibrated at 2 ranks only
 
+    def test_contention_share_of_the_nearest_size(self):
+        sweep = {"world_size": 2, "raw_sweep": [{"bytes": s, "ms": 1.0 + s / MiB} for s in (MiB, 4 * MiB)],
+                 "contention": [{"bytes": 16 * MiB, "share": 0.6}, {"bytes": MiB, "share": 0.9},
+                                {"bytes": 4 * MiB, "share": 0.7}]}
+        link = m.MeasuredLink(m.fit_sweep(sweep))
+        self.assertEqual(link.share(512 * 1024), 0.9)   # below the smallest: the smallest
+        self.assertEqual(link.share(3 * MiB), 0.7)      # log2 distance 0.4 to 4 MiB, 1.6 to 1 MiB
+        self.assertEqual(link.share(9 * MiB), 0.6)      # log2 distance 0.83 to 16 MiB, 1.17 to 4 MiB
+        self.assertIsNone(m.MeasuredLink(m.fit_sweep({"world_size": 2, "raw_sweep": sweep["raw_sweep"]})).share(MiB))
+        with self.assertRaises(SystemExit):
+            m.contention_rows({"contention": [{"bytes": MiB}]})
+
+    def test_reads_the_sweep_inside_a_results_file(self):
+        sweep = {"world_size": 2, "raw_sweep": [{"bytes": s, "ms": 1.0 + s / MiB} for s in (MiB, 4 * MiB)]}
+        self.assertEqual(m.fit_sweep({"sync_bench": {"netns-1gbit": sweep}}), m.fit_sweep(sweep))
+
     def test_needs_two_sizes(self):
         with self.assertRaises(SystemExit):
             m.fit_sweep({"world_size": 2, "raw_sweep": [{"bytes": 1 << 20, "ms": 1.0}]})
@@ -100,6 +116,22 @@ class Predict(unittest.TestCase):
         # G: in flight 0.1, all exposed: nothing overlapped.
         self.assertAlmostEqual(parts["contention_s"], 2 * 0.5 * 0.1)
         self.assertAlmostEqual(t, 1.85 + parts["comm_s"] + 0.1)
+
+    def test_measured_contention_share_per_bucket(self):
+        # A link of 0.1 s per MiB at 2 ranks, with measured shares 1.0 (≤ 2 MiB) and 0.25 (4 MiB).
+        link = m.MeasuredLink({"a_s": 0.0, "b_s_per_byte": 0.1 / MiB, "n": 2, "small_s": 0.0, "small_bytes": 4096,
+                               "contention": [(MiB, 1.0), (4 * MiB, 0.25)]})
+        t, parts = m.predict(self.run_("cpu"), link, 2)
+        # D: 1 MiB bucket in flight 0.1→0.2, all of it during backward (ends 0.5): 1.0 · 0.1; the 4 MiB
+        # bucket starts when backward ends: nothing overlapped. Twice per step. G: nothing overlapped.
+        self.assertAlmostEqual(parts["contention_s"], 2 * 1.0 * 0.1)
+        # A 4 MiB bucket that overlaps backward for 0.2 s of its 0.4 s costs 0.25 · 0.2.
+        run = self.run_("cpu")
+        run["buckets"]["d"]["bucket_ready_s"] = [0.1, 0.3]
+        self.assertAlmostEqual(m.predict(run, link, 2)[1]["contention_s"], 2 * (0.1 + 0.25 * 0.2))
+        # An explicit share overrides the measurement; a GPU run has none.
+        self.assertAlmostEqual(m.predict(run, link, 2, progress_share=0.5)[1]["contention_s"], 2 * 0.5 * 0.3)
+        self.assertEqual(m.predict(self.run_("cuda"), link, 2)[1]["contention_s"], 0.0)
 
 
 if __name__ == "__main__":
