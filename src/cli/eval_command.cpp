@@ -91,6 +91,10 @@ CLI::App* add_eval_command(CLI::App& app, Action& action) {
   sub->add_option("--count", o->req.count, "generated samples (default 10000; 2500 for 2-D models)")
       ->check(CLI::Range(2, 10000000));
   sub->add_flag("--ema", o->req.ema, "evaluate G_ema instead of G");
+  sub->add_option("--bn-standing", o->req.bn_standing,
+                  "recompute G's batch-norm statistics from this many training-mode batches first "
+                  "(standing statistics; default 0: the running statistics)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   sub->add_option("--feature-net", o->feature_net,
                   "TorchScript feature network (Inception or gantry eval train-classifier's)");
   sub->add_option("--reference", o->reference, "FID: packed real data (default: the run's data.path)");

@@ -26,6 +26,8 @@ class BatchNormImpl : public torch::nn::Module {
   explicit BatchNormImpl(const BatchNormOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
   const BatchNormOptions& options() const { return opt_; }
+  // The running statistics' momentum (train/standing_stats.h averages batches with 1/(k+1)).
+  void set_momentum(double momentum) { opt_.momentum = momentum; }
   bool synchronized() const { return opt_.sync && opt_.sync->size() > 1; }
 
  private:

@@ -15,6 +15,7 @@
 #include "eval/mode_coverage.h"
 #include "reg/direal.h"
 #include "train/module_guards.h"
+#include "train/standing_stats.h"
 
 namespace gantry::train {
 
@@ -157,6 +158,11 @@ json evaluate(models::Generator& g, models::Discriminator* d, const TrainConfig&
 
   // Generate and measure, chunk by chunk, across ranks.
   torch::NoGradGuard ng;
+  // Standing statistics from batches of training's G-call size (one pack slot's rows when
+  // train.pack_slot_forward makes one G call per slot).
+  const int64_t slots = config.train.pack_slot_forward ? config.model.pack : 1;
+  std::optional<StandingStatistics> standing;
+  if (req.bn_standing > 0) standing.emplace(g, req.bn_standing, config.g_batch() / slots, req.seed, device, &comm);
   std::optional<EvalMode> eval_mode(std::in_place, g);  // until the samples are made
   const bool use_net = net && !points;
   const int outputs = use_net ? (net->classifies() ? 2 : 1) : 1;
@@ -170,6 +176,7 @@ json evaluate(models::Generator& g, models::Discriminator* d, const TrainConfig&
     return f.probs.defined() ? std::vector<torch::Tensor>{f.features, f.probs} : std::vector<torch::Tensor>{f.features};
   });
   eval_mode.reset();
+  standing.reset();
 
   eval::FeatureStats ref;
   json ref_info;
@@ -182,6 +189,7 @@ json evaluate(models::Generator& g, models::Discriminator* d, const TrainConfig&
 
   json r = {{"event", "eval"}, {"step", step},     {"net", req.ema ? "G_ema" : "G"},
             {"count", count},  {"seed", req.seed}, {"ranks", comm.size()}};
+  if (req.bn_standing > 0) r["bn_standing"] = req.bn_standing;
   if (use_net) {
     r["feature_space"] = net->feature_space();
     r["feature_net_digest"] = net->digest();

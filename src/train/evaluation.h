@@ -35,6 +35,7 @@ struct EvalRequest {
   std::string reference;              // FID: packed dataset of real images (default: the config's data.path)
   int64_t reference_count = 0;        // FID: real images used (0: all)
   std::filesystem::path stats_cache;  // FID: directory of cached reference statistics (default: default_stats_cache())
+  int64_t bn_standing = 0;            // G's batch-norm statistics from this many batches first (train/standing_stats.h)
 };
 
 // $GANTRY_CACHE_DIR, else $XDG_CACHE_HOME/gantry, else ~/.cache/gantry.

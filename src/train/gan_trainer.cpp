@@ -364,6 +364,7 @@ void Trainer::evaluate() {
   req.metrics = eval::parse_metric_set(e.metrics);
   req.count = e.count;
   req.ema = e.ema;
+  req.bn_standing = e.bn_standing;
   req.seed = cfg_.train.seed;
   if (req.metrics.needs_feature_net() && !feature_net_)
     feature_net_ = std::make_unique<eval::FeatureNet>(e.feature_net, device_);

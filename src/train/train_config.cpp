@@ -134,6 +134,7 @@ std::vector<Field> fields(TrainConfig& c) {
       {"eval.count", &c.eval.count},
       {"eval.feature_net", &c.eval.feature_net},
       {"eval.ema", &c.eval.ema},
+      {"eval.bn_standing", &c.eval.bn_standing},
   };
 }
 
@@ -252,6 +253,7 @@ const IntRange kIntRanges[] = {
     {"log.sample_count", 1, 65536},
     {"eval.every", 0, kMaxSteps},
     {"eval.count", 0, 1 << 24},
+    {"eval.bn_standing", 0, 1 << 20},
 };
 
 void check_int_ranges(TrainConfig& c) {

@@ -107,6 +107,7 @@ struct EvalConfig {
   int64_t count = 0;         // generated samples (0: 2500 for modes, else 10000)
   std::string feature_net;   // TorchScript module or gantry classifier (is, fid, diversity on images)
   bool ema = true;           // evaluate G_ema (else G)
+  int64_t bn_standing = 0;   // > 0: G's batch-norm statistics recomputed from this many batches first (standing)
 };
 
 struct TrainConfig {

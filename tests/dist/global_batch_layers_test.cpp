@@ -4,6 +4,8 @@
 // outputs, input gradients, parameter gradients (summed over ranks, the
 // per-rank losses being sums over their rows) and BN running statistics.
 #include <gtest/gtest.h>
+
+#include <map>
 #include <torch/torch.h>
 
 #include "dist/communicator.h"
@@ -13,6 +15,7 @@
 #include "models/networks.h"
 #include "reg/feature_matching.h"
 #include "train/precision.h"
+#include "train/standing_stats.h"
 
 using namespace gantry;
 
@@ -193,6 +196,43 @@ TEST(GlobalBatchLayers, WholeNetworksWithSyncBatchNormAndMinibatchDiscrimination
   const auto ba = g1->named_buffers(), bb = gw->named_buffers();
   for (const auto& p : ba)
     if (p.value().is_floating_point()) expect_close(bb[p.key()], p.value(), ("G buffer " + p.key()).c_str());
+}
+
+TEST(GlobalBatchLayers, StandingStatisticsWithSyncBatchNormEqualOneRank) {
+  // Evaluation's standing statistics (train/standing_stats.h): W ranks, each forwarding its share
+  // of every pass's global batch through synchronized batch norm, end with the statistics one
+  // process computes from the whole batches; the old ones come back afterwards on every rank.
+  const auto nets = build_one_and_many(small_dcgan(8), 43);
+  torch::NoGradGuard ng;
+  for (auto* g : {nets.g1.get(), nets.gw.get()}) g->eval();
+  std::map<std::string, torch::Tensor> kept;
+  for (const auto& p : nets.gw->named_buffers()) kept[p.key()] = p.value().clone();
+  {
+    // 10 rows: uneven shares on 3 and 4 ranks (3/3/4, 2/3/2/3).
+    train::StandingStatistics one(*nets.g1, 3, 10, 5, torch::kCPU, nullptr);
+    train::StandingStatistics many(*nets.gw, 3, 10, 5, torch::kCPU, &test::world().comm());
+    // Per-rank batch norm (a G built without the communicator, as `gantry eval` loads one): every
+    // rank forwards the whole batches and gets one process's statistics bit for bit.
+    torch::manual_seed(43);
+    const auto g_local = models::build_generator(small_dcgan(8));
+    g_local->eval();
+    train::StandingStatistics local(*g_local, 3, 10, 5, torch::kCPU, &test::world().comm());
+    const auto bl = g_local->named_buffers();
+    for (const auto& p : nets.g1->named_buffers())
+      EXPECT_TRUE(torch::equal(bl[p.key()], p.value())) << "per-rank batch norm, " << p.key();
+    const auto ba = nets.g1->named_buffers(), bb = nets.gw->named_buffers();
+    int compared = 0;
+    for (const auto& p : ba) {
+      if (!p.key().ends_with("running_mean") && !p.key().ends_with("running_var")) continue;
+      EXPECT_TRUE(torch::allclose(bb[p.key()], p.value(), 1e-5, 1e-6))
+          << p.key() << ": max |diff| " << (bb[p.key()] - p.value()).abs().max().item<double>();
+      EXPECT_FALSE(torch::equal(bb[p.key()], kept[p.key()])) << p.key() << " unchanged";
+      ++compared;
+    }
+    EXPECT_EQ(compared, 4);  // DCGAN-28 G: two batch norms, mean and variance each
+  }
+  for (const auto& p : nets.gw->named_buffers())
+    EXPECT_TRUE(torch::equal(p.value(), kept[p.key()])) << p.key() << " not restored";
 }
 
 TEST(GlobalBatchLayers, WholeNetworksUnderBf16AutocastEqualOneRank) {

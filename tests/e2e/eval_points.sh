@@ -41,6 +41,19 @@ for r in runs:
 assert runs[0] == runs[1] == runs[2], runs
 PY
 [[ $(grep -c '"event":"eval"' r/metrics.jsonl) == 5 ]] || fail "gantry eval did not append its results to metrics.jsonl"
+# Standing statistics (G has batch norm here): the same numbers on 1 and 3 ranks (256 rows: uneven shares).
+for np in 1 3; do
+  mpirun -np $np "$GANTRY" eval --run-dir r --metrics modes --count 1111 --batch 100 --seed 4 --ema --bn-standing 4 \
+    --no-append >standing$np.json 2>standing$np.log || fail "standing eval on $np ranks: $(tail -3 standing$np.log)"
+done
+"$PY" - standing1.json standing3.json <<'PY' || fail "standing statistics: 1/3-rank evaluations differ"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert a["bn_standing"] == 4 and a["modes"]["total"] == 25, a
+for r in (a, b):
+    r.pop("ranks"); r.pop("seconds")
+assert a == b, (a, b)
+PY
 "$GANTRY" eval --run-dir r --metrics modes --count 100 --no-append >g.json 2>g.log || fail "eval of G: $(cat g.log)"
 grep -q '"net":"G"' g.json || fail "without --ema, G is evaluated: $(cat g.json)"
 
@@ -75,6 +88,7 @@ expect_bad() {  # expect_bad NAME ARGS...: exit 2 and one line naming the proble
 expect_bad "unknown metric" eval --run-dir r --metrics modes,bogus
 expect_bad "fid on points" eval --run-dir r --metrics fid --feature-net pts.npy
 expect_bad "no metrics" eval --run-dir r
+expect_bad "negative standing batches" eval --run-dir r --metrics modes --bn-standing -1
 expect_bad "no run" eval --run-dir nowhere --metrics modes
 expect_bad "bad points extension" sample --run-dir r --count 10 --out pts.txt
 echo PASS

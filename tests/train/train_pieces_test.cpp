@@ -12,6 +12,10 @@
 #include "train/ema.h"
 #include "train/losses.h"
 #include "train/module_guards.h"
+#include "train/standing_stats.h"
+#include "common/rng.h"
+#include "models/batch_norm.h"
+#include "models/networks.h"
 
 using namespace gantry::train;
 
@@ -158,4 +162,55 @@ TEST(ModuleGuards, StatesComeBackOnEveryPathOut) {
   m->eval();
   { const EvalMode eval(*m); }
   EXPECT_FALSE(m->is_training()) << "a module in eval mode stays there";
+}
+
+// Standing statistics (train/standing_stats.h) by hand: the running statistics while alive
+// are the mean over the passes of each pass's batch statistics, computed here independently
+// from the same noise with plain tensor ops; everything comes back afterwards.
+TEST(StandingStatistics, AveragesBatchStatisticsOverPassesAndRestores) {
+  namespace models = gantry::models;
+  models::ModelConfig c;
+  c.arch = models::Arch::kMlp;
+  c.z_dim = 2;
+  c.data_dim = 2;
+  c.g_width = 8;
+  c.mlp_depth = 2;  // z → [linear 8, BN, ReLU] → linear 2
+  c.g_norm = models::NormKind::kBatch;
+  c.bn_momentum = 0.05;
+  auto g = models::build_generator(c);
+  models::BatchNormImpl* bn = nullptr;
+  models::WeightLayerImpl* first = nullptr;
+  for (const auto& m : g->modules(false)) {
+    if (auto* b = dynamic_cast<models::BatchNormImpl*>(m.get())) bn = b;
+    if (auto* l = dynamic_cast<models::WeightLayerImpl*>(m.get()); l && !first) first = l;
+  }
+  ASSERT_NE(bn, nullptr);
+  ASSERT_NE(first, nullptr);
+  auto buffers = bn->buffers();
+  ASSERT_EQ(buffers.size(), 2u);  // running mean, running variance
+  torch::NoGradGuard ng;
+  buffers[0].fill_(3.0);
+  buffers[1].fill_(7.0);
+  g->eval();
+  const int64_t batches = 3, rows = 50;
+  {
+    StandingStatistics standing(*g, batches, rows, /*seed=*/11, torch::kCPU, /*comm=*/nullptr);
+    EXPECT_FALSE(g->is_training());  // the mode comes back at once: only the statistics stay
+    // Independently: the first layer's outputs for each pass's noise, their mean and unbiased
+    // variance, averaged over the passes.
+    torch::Tensor mean_sum = torch::zeros({8}), var_sum = torch::zeros({8});
+    for (int64_t k = 0; k < batches; ++k) {
+      const auto gen = at::make_generator<at::CPUGeneratorImpl>(gantry::key(11, 0x5354414E44494E47ull, k));
+      const auto h = first->forward(torch::randn({rows, 2}, gen));
+      mean_sum += h.mean(0);
+      var_sum += h.var(0, /*unbiased=*/true);
+    }
+    EXPECT_TRUE(torch::allclose(buffers[0], mean_sum / batches, 1e-5, 1e-6)) << buffers[0] << mean_sum / batches;
+    EXPECT_TRUE(torch::allclose(buffers[1], var_sum / batches, 1e-5, 1e-6)) << buffers[1] << var_sum / batches;
+  }
+  EXPECT_TRUE(torch::all(buffers[0] == 3.0).item<bool>());
+  EXPECT_TRUE(torch::all(buffers[1] == 7.0).item<bool>());
+  EXPECT_DOUBLE_EQ(bn->options().momentum, 0.05);
+  EXPECT_FALSE(g->is_training());
+  EXPECT_THROW(StandingStatistics(*g, 1, 1, 0, torch::kCPU, nullptr), std::invalid_argument);
 }
