@@ -12,8 +12,7 @@ constexpr uint64_t kStandingNoise = 0x5354414E44494E47ull;  // "STANDING"
 }  // namespace
 
 StandingStatistics::StandingStatistics(models::Generator& g, int64_t batches, int64_t batch, uint64_t seed,
-                                       torch::Device device, dist::Communicator* comm)
-{
+                                       torch::Device device, dist::Communicator* comm) {
   const bool was_training = g.is_training();
   const int world = comm ? comm->size() : 1, rank = comm ? comm->rank() : 0;
   if (batches < 1 || batch < 2 * world)
@@ -40,17 +39,25 @@ StandingStatistics::StandingStatistics(models::Generator& g, int64_t batches, in
   const int64_t first = synchronized ? rank * batch / world : 0;
   const int64_t rows = synchronized ? (rank + 1) * batch / world - first : batch;
   g.train();
-  for (int64_t k = 0; k < batches; ++k) {
-    for (auto& s : saved_) s.bn->set_momentum(1.0 / static_cast<double>(k + 1));
-    const auto gen = at::make_generator<at::CPUGeneratorImpl>(key(seed, kStandingNoise, static_cast<uint64_t>(k)));
-    const auto z = torch::randn({batch, g.z_dim()}, gen).narrow(0, first, rows).to(device);
-    g.set_route_context({0, k * batch + first});
-    g.forward(z);
+  try {
+    for (int64_t k = 0; k < batches; ++k) {
+      for (auto& s : saved_) s.bn->set_momentum(1.0 / static_cast<double>(k + 1));
+      const auto gen = at::make_generator<at::CPUGeneratorImpl>(key(seed, kStandingNoise, static_cast<uint64_t>(k)));
+      const auto z = torch::randn({batch, g.z_dim()}, gen).narrow(0, first, rows).to(device);
+      g.set_route_context({0, k * batch + first});
+      g.forward(z);
+    }
+  } catch (...) {  // no destructor runs for a constructor that throws: put everything back here
+    g.train(was_training);
+    restore();
+    throw;
   }
   g.train(was_training);
 }
 
-StandingStatistics::~StandingStatistics() {
+StandingStatistics::~StandingStatistics() { restore(); }
+
+void StandingStatistics::restore() {
   torch::NoGradGuard no_grad;
   for (auto& s : saved_) {
     s.bn->set_momentum(s.momentum);

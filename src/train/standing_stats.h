@@ -31,6 +31,7 @@ class StandingStatistics {
   StandingStatistics& operator=(const StandingStatistics&) = delete;
 
  private:
+  void restore();
   struct Saved {
     models::BatchNormImpl* bn;
     double momentum;
