@@ -301,6 +301,8 @@ def cmd_validate(a):
 def cmd_caps(a):
     res = load(a.profile)
     link = MeasuredLink(fit_sweep(load(a.sweep), a.min_bytes))
+    if a.contention:
+        link.fit["contention"] = contention_rows(load(a.contention)) or die(f"{a.contention} has no contention rows")
     n = link.fit["n"]
     runs = runs_of(res, workload=a.workload, ranks=n, mode="weak", overlap=True)
     if not runs:
@@ -308,13 +310,15 @@ def cmd_caps(a):
     run = min(runs, key=lambda r: r["bucket_cap_mb"])  # the finest profile
     print(f"{a.workload}: profile {run['label']} (cap {run['bucket_cap_mb']:g} MiB), link fitted at {n} ranks, "
           f"algbw {link.fit['algbw_GBs']:.2f} GB/s")
-    print("| bucket cap MiB | overlap | predicted s/step | exposed comm | exposed / step |")
-    print("|---|---|---|---|---|")
+    rows = link.fit.get("contention") or []
+    print("contention share " + (", ".join(f"{b / MiB:g} MiB {s:.2f}" for b, s in rows) if rows else "not measured (0.5)"))
+    print("| bucket cap MiB | overlap | predicted s/step | exposed comm | exposed / step | contention |")
+    print("|---|---|---|---|---|---|")
     for cap in [float(c) for c in a.caps.split(",")]:
         for ov in (True, False):
             t, parts = predict(run, link, n, overlap=ov, cap_mb=cap)
             print(f"| {cap:g} | {'on' if ov else 'off'} | {t:.3f} | {parts['comm_s']:.3f} | "
-                  f"{100 * parts['comm_s'] / t:.1f} % |")
+                  f"{100 * parts['comm_s'] / t:.1f} % | {parts['contention_s']:.3f} |")
 
 
 def strong_table(w, runs, global_batch=512):
@@ -414,6 +418,7 @@ def main():
     k.add_argument("--workload", required=True)
     k.add_argument("--sweep", required=True)
     k.add_argument("--caps", default="0.25,1,4,8,25,64")
+    k.add_argument("--contention", metavar="BENCH.json", help="the link's contention shares from another run")
     j = sub.add_parser("project")
     j.add_argument("--profile", required=True)
     j.add_argument("--workloads", default="resnet128_pgn,resnet256_pgn")
