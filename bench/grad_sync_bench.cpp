@@ -31,6 +31,11 @@ using Shapes = std::vector<std::vector<std::int64_t>>;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
 // DCGAN 64x64 (Radford et al.): G 100->512->256->128->64->3 transposed convs with BN, D mirrored.
 Shapes dcgan_shapes() {
   Shapes s = {{100, 512, 4, 4},
@@ -119,10 +124,6 @@ std::string fused_vs_raw(const char* name, const Shapes& shapes, int reps) {
     timed(raw_once, raw_t);
     timed(comm_once, comm_t);
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-  };
   const double fused = median(fused_t), raw = median(raw_t), comm = median(comm_t);
   const double mib = numel * 4.0 / (1 << 20);
   char buf[512];
@@ -232,10 +233,6 @@ std::string raw_sweep(int reps) {
 // Alternating reps, medians; rank 0 sizes the compute job so that every rank runs the same.
 std::string contention(int reps) {
   auto& world = gantry::dist::World::get();
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-  };
   torch::Tensor a = torch::randn({256, 256}), b = torch::randn({256, 256}), c = torch::empty({256, 256});
   auto compute = [&](int iters) {
     for (int i = 0; i < iters; ++i) at::mm_out(c, a, b);

@@ -101,6 +101,15 @@ class MeasuredLink:
     def __init__(self, fit):
         self.fit = fit
 
+    def use_contention(self, path):
+        """Take the contention shares of another bench_grad_sync --contention run (a file)."""
+        self.fit["contention"] = contention_rows(load(path)) or die(f"{path} has no contention rows")
+
+    def describe_contention(self):
+        rows = self.fit.get("contention") or []
+        return "contention share " + (", ".join(f"{b / MiB:g} MiB {s:.2f}" for b, s in rows)
+                                      if rows else "not measured (0.5)")
+
     def share(self, nbytes):
         """The measured contention share of the message size nearest to nbytes (log scale), or
         None when the link has no --contention measurement."""
@@ -265,11 +274,9 @@ def cmd_validate(a):
         label, _, path = item.partition("=")
         if label not in links:
             die(f"--contention {label}: no --sweeps entry of that label")
-        links[label].fit["contention"] = contention_rows(load(path)) or die(f"{path} has no contention rows")
+        links[label].use_contention(path)
     for label, link in links.items():
-        rows = link.fit.get("contention") or []
-        print(f"{label}: contention share " + (", ".join(f"{b / MiB:g} MiB {s:.2f}" for b, s in rows)
-                                              if rows else "not measured (0.5)"))
+        print(f"{label}: {link.describe_contention()}")
     rows, worst = [], 0.0
     for m in sorted(hosts["runs"].values(), key=lambda r: (r["label"], r["workload"], r["ranks"], r["overlap"])):
         if "s_per_kimg" not in m or m["ranks"] < 2 or m["label"] not in links:
@@ -302,7 +309,7 @@ def cmd_caps(a):
     res = load(a.profile)
     link = MeasuredLink(fit_sweep(load(a.sweep), a.min_bytes))
     if a.contention:
-        link.fit["contention"] = contention_rows(load(a.contention)) or die(f"{a.contention} has no contention rows")
+        link.use_contention(a.contention)
     n = link.fit["n"]
     runs = runs_of(res, workload=a.workload, ranks=n, mode="weak", overlap=True)
     if not runs:
@@ -310,8 +317,7 @@ def cmd_caps(a):
     run = min(runs, key=lambda r: r["bucket_cap_mb"])  # the finest profile
     print(f"{a.workload}: profile {run['label']} (cap {run['bucket_cap_mb']:g} MiB), link fitted at {n} ranks, "
           f"algbw {link.fit['algbw_GBs']:.2f} GB/s")
-    rows = link.fit.get("contention") or []
-    print("contention share " + (", ".join(f"{b / MiB:g} MiB {s:.2f}" for b, s in rows) if rows else "not measured (0.5)"))
+    print(link.describe_contention())
     print("| bucket cap MiB | overlap | predicted s/step | exposed comm | exposed / step | contention |")
     print("|---|---|---|---|---|---|")
     for cap in [float(c) for c in a.caps.split(",")]:
