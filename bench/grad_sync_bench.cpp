@@ -107,9 +107,13 @@ std::string fused_vs_raw(const char* name, const Shapes& shapes, int reps) {
     MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(numel), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
   };
   auto comm_once = [&] { world.comm().all_reduce_async(flat, gantry::dist::ReduceOp::kSum)->wait(); };
+  // The communicator's reduce buffer (shared memory when all ranks share a host): the reduce GradSync's buckets get.
+  torch::Tensor shared_flat = world.comm().reduce_buffer(numel, torch::TensorOptions().dtype(torch::kFloat));
+  shared_flat.fill_(1);
+  auto shared_once = [&] { world.comm().all_reduce_async(shared_flat, gantry::dist::ReduceOp::kSum)->wait(); };
   // One warm-up each, then the three alternate rep by rep (each rep starts at a barrier);
   // medians, so that a slow moment of the machine hits all three alike.
-  std::vector<double> fused_t, raw_t, comm_t;
+  std::vector<double> fused_t, raw_t, comm_t, shared_t;
   auto timed = [&](auto&& fn, std::vector<double>& out) {
     MPI_Barrier(MPI_COMM_WORLD);
     const auto t0 = Clock::now();
@@ -119,20 +123,24 @@ std::string fused_vs_raw(const char* name, const Shapes& shapes, int reps) {
   run_sync();
   raw_once();
   comm_once();
+  shared_once();
   for (int r = 0; r < reps; ++r) {
     timed(run_sync, fused_t);
     timed(raw_once, raw_t);
     timed(comm_once, comm_t);
+    timed(shared_once, shared_t);
   }
-  const double fused = median(fused_t), raw = median(raw_t), comm = median(comm_t);
+  const double fused = median(fused_t), raw = median(raw_t), comm = median(comm_t), shared = median(shared_t);
   const double mib = numel * 4.0 / (1 << 20);
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "{\"params\": \"%s\", \"tensors\": %zu, \"MiB\": %.2f, \"buckets\": %zu, \"fused_ms\": %.3f, "
-                "\"raw_allreduce_ms\": %.3f, \"comm_allreduce_ms\": %.3f, \"fused_GiB_s\": %.3f, \"raw_GiB_s\": %.3f, "
-                "\"fused_over_raw\": %.3f}",
-                name, shapes.size(), mib, sync.num_buckets(), fused * 1e3, raw * 1e3, comm * 1e3, mib / 1024 / fused,
-                mib / 1024 / raw, fused / raw);
+                "\"raw_allreduce_ms\": %.3f, \"comm_allreduce_ms\": %.3f, \"reduce_buffer_allreduce_ms\": %.3f, "
+                "\"shared_memory_reduce\": %s, \"fused_GiB_s\": %.3f, \"raw_GiB_s\": %.3f, \"fused_over_raw\": %.3f, "
+                "\"fused_bandwidth_pct_of_raw\": %.1f}",
+                name, shapes.size(), mib, sync.num_buckets(), fused * 1e3, raw * 1e3, comm * 1e3, shared * 1e3,
+                world.comm().shared_memory_reduce() ? "true" : "false", mib / 1024 / fused, mib / 1024 / raw,
+                fused / raw, 100 * raw / fused);
   return buf;
 }
 

@@ -38,12 +38,13 @@ void check_collective_dtype(const at::Tensor& t, const char* op) {
   }
 }
 
-Communicator::Communicator(MPI_Comm comm, const WatchdogOptions& watchdog, bool thread_multiple, int cuda_device)
+Communicator::Communicator(MPI_Comm comm, const WatchdogOptions& watchdog, bool thread_multiple, int cuda_device,
+                           bool shared_memory)
     : comm_(comm) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
   watchdog_ = std::make_unique<CollectiveWatchdog>(comm_, watchdog, thread_multiple);
-  mpi_ = std::make_unique<MpiBackend>(comm_, watchdog_.get());
+  mpi_ = std::make_unique<MpiBackend>(comm_, watchdog_.get(), shared_memory);
   if (cuda_device >= 0) {
 #ifdef GANTRY_HAVE_NCCL
     nccl_ = std::make_unique<NcclBackend>(comm_, cuda_device, watchdog.timeout_s);
@@ -106,6 +107,15 @@ WorkPtr Communicator::all_reduce_async(const at::Tensor& t, ReduceOp op) {
   if (!t.is_contiguous()) throw DistError("all_reduce_async: tensor must be contiguous");
   return b.all_reduce(t, op);
 }
+
+at::Tensor Communicator::reduce_buffer(std::int64_t numel, const at::TensorOptions& options) {
+  if (numel < 0) throw DistError("reduce_buffer: negative size");
+  const at::Device device = options.device();
+  if (device.is_cpu()) return mpi_->reduce_buffer(numel, options.dtype().toScalarType());
+  return at::zeros({numel}, options);
+}
+
+bool Communicator::shared_memory_reduce() const { return mpi_->shared_memory(); }
 
 void Communicator::broadcast(at::Tensor& t, int root) {
   BlockedTimer timer(*this, &t);

@@ -45,7 +45,10 @@ class MpiBackend;
 class Communicator {
  public:
   // `cuda_device` >= 0 enables the NCCL backend on that device (if built with NCCL).
-  Communicator(MPI_Comm comm, const WatchdogOptions& watchdog, bool thread_multiple, int cuda_device);
+  // `shared_memory`: when all ranks share one host, reduce_buffer()s of CPU tensors live in
+  // shared memory and are all-reduced there instead of through MPI (dist/shared_reduce.h).
+  Communicator(MPI_Comm comm, const WatchdogOptions& watchdog, bool thread_multiple, int cuda_device,
+               bool shared_memory = true);
   ~Communicator();
 
   int rank() const { return rank_; }
@@ -55,6 +58,13 @@ class Communicator {
   void all_reduce(at::Tensor& t, ReduceOp op = ReduceOp::kSum);
   // In place, returns at once; `t` must be contiguous and stay untouched until wait().
   WorkPtr all_reduce_async(const at::Tensor& t, ReduceOp op = ReduceOp::kSum);
+  // A zero-filled 1-D buffer of `numel` elements meant to be all-reduced again and again
+  // (GradSync's buckets), on `options`' device and dtype. Collective: every rank calls it in
+  // the same order with the same numel and dtype. CPU float32/float64 buffers of a world on
+  // one host live in shared memory, where their all-reduce reads the peers' copies directly.
+  at::Tensor reduce_buffer(std::int64_t numel, const at::TensorOptions& options);
+  // Whether CPU reduce_buffer()s are reduced through shared memory (all ranks on one host).
+  bool shared_memory_reduce() const;
   void broadcast(at::Tensor& t, int root = 0);
   // Concatenation along dim 0 (rank order). Trailing shape and dtype must agree.
   // `rows`, if given, receives every rank's dim 0.

@@ -79,8 +79,9 @@ void GradSync::build_buckets() {
   }
   for (auto& b : buckets_) {
     const Param& first = params_[b.params.front()];
-    b.flat = torch::zeros({b.grad_numel + static_cast<std::int64_t>(b.params.size())},
-                          first.tensor.options().requires_grad(false));
+    // The communicator's reduce buffers: on one host, shared memory that the peers read directly.
+    b.flat = comm_.reduce_buffer(b.grad_numel + static_cast<std::int64_t>(b.params.size()),
+                                 first.tensor.options().requires_grad(false));
   }
 }
 

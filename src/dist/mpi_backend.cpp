@@ -53,9 +53,11 @@ void check_mpi(int rc, const char* what) {
   throw DistError(std::string(what) + ": " + std::string(msg, len));
 }
 
-MpiBackend::MpiBackend(MPI_Comm comm, CollectiveWatchdog* watchdog) : comm_(comm), watchdog_(watchdog) {
+MpiBackend::MpiBackend(MPI_Comm comm, CollectiveWatchdog* watchdog, bool shared_memory)
+    : comm_(comm), watchdog_(watchdog) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
+  if (shared_memory) shared_ = SharedReducer::create(comm_);  // collective, before the thread starts
   thread_ = std::thread([this] { run(); });
 }
 
@@ -111,6 +113,13 @@ WorkPtr MpiBackend::all_reduce(at::Tensor t, ReduceOp op) {
   if (op == ReduceOp::kAverage && !is_float) {
     throw DistError(std::string("all_reduce: average is defined for floating tensors only, got ") +
                     c10::toString(t.scalar_type()));
+  }
+  if (shared_ && shared_->owns(t)) {
+    auto fn = [this, t, op] {
+      shared_->all_reduce(t);
+      if (op == ReduceOp::kAverage) t.div_(size_);
+    };
+    return std::make_shared<FutureWork>(submit(describe("all_reduce (shared memory)", t), std::move(fn)));
   }
   auto fn = [this, t, op]() mutable {
     // Half types have no MPI sum: reduce a float32 copy, round once at the end.
@@ -170,6 +179,15 @@ at::Tensor MpiBackend::all_gather(const at::Tensor& t, const std::vector<std::in
   });
   fut.get();
   return out;
+}
+
+at::Tensor MpiBackend::reduce_buffer(std::int64_t numel, at::ScalarType dtype) {
+  if (shared_ && (dtype == at::kFloat || dtype == at::kDouble)) {
+    at::Tensor t;
+    submit("reduce_buffer", [&] { t = shared_->allocate(numel, dtype); }).get();
+    if (t.defined()) return t;  // else some rank could not map shared memory: a private buffer on all
+  }
+  return at::zeros({numel}, at::TensorOptions().dtype(dtype));
 }
 
 void MpiBackend::barrier() {

@@ -44,6 +44,11 @@ WorldOptions WorldOptions::from_env() {
     throw DistError("GANTRY_DEVICE=cuda but no GPU is visible (CUDA_VISIBLE_DEVICES, driver)");
   o.stall_warn_s = env_double("GANTRY_STALL_WARN_S", o.stall_warn_s);
   o.collective_timeout_s = env_double("GANTRY_COLLECTIVE_TIMEOUT_S", o.collective_timeout_s);
+  if (const char* v = std::getenv("GANTRY_SHM_REDUCE"); v && *v) {
+    const std::string s(v);
+    if (s != "0" && s != "1") throw DistError("GANTRY_SHM_REDUCE='" + s + "' must be 0 or 1");
+    o.shared_memory_reduce = s == "1";
+  }
   return o;
 }
 
@@ -103,7 +108,8 @@ World& World::init(int* argc, char*** argv, const WorldOptions& options) {
   MPI_Comm comm;
   check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &comm), "MPI_Comm_dup");
   MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
-  w->comm_ = std::make_unique<Communicator>(comm, wd, provided == MPI_THREAD_MULTIPLE, cuda_device);
+  w->comm_ = std::make_unique<Communicator>(comm, wd, provided == MPI_THREAD_MULTIPLE, cuda_device,
+                                            options.shared_memory_reduce);
   return *w;
 }
 

@@ -21,8 +21,10 @@ struct WorldOptions {
   double stall_warn_s = 60.0;
   // Abort the whole job when a collective waits this long; 0 disables.
   double collective_timeout_s = 600.0;
+  // All ranks on one host: reduce gradient buckets through shared memory instead of MPI.
+  bool shared_memory_reduce = true;  // GANTRY_SHM_REDUCE=0: false
   // Overrides from the environment: GANTRY_THREADS, GANTRY_DEVICE (auto, cpu, cuda),
-  // GANTRY_STALL_WARN_S, GANTRY_COLLECTIVE_TIMEOUT_S.
+  // GANTRY_STALL_WARN_S, GANTRY_COLLECTIVE_TIMEOUT_S, GANTRY_SHM_REDUCE (0 or 1).
   static WorldOptions from_env();
 };
 
