@@ -12,6 +12,7 @@
 //     communicator's thread (MPI busy-polls there, and on CPU hosts the transport's own work runs
 //     on the same cores): scaling_model.py's progress share for that link.
 // Run: launch/mpirun.sh -n 2 build/bench/bench_grad_sync [--reps N] [--sweep] [--contention] [--no-step]
+//        [--bucket-cap-mb MiB]   (GradSync's bucket cap in part 1; default 25)
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -82,7 +83,7 @@ Shapes resnet128_d_shapes() {
   return s;
 }
 
-std::string fused_vs_raw(const char* name, const Shapes& shapes, int reps) {
+std::string fused_vs_raw(const char* name, const Shapes& shapes, int reps, double bucket_cap_mib) {
   auto& world = gantry::dist::World::get();
   std::vector<std::pair<std::string, torch::Tensor>> params;
   std::int64_t numel = 0;
@@ -93,6 +94,7 @@ std::string fused_vs_raw(const char* name, const Shapes& shapes, int reps) {
   }
   gantry::dist::GradSyncOptions o;
   o.overlap = false;
+  o.bucket_cap_bytes = static_cast<std::size_t>(bucket_cap_mib * (1 << 20));
   gantry::dist::GradSync sync(params, world.comm(), o);
   // Gradients made once: the timing covers the sync (pack, all-reduce, unpack), not their creation.
   std::vector<torch::Tensor> grads;
@@ -132,16 +134,28 @@ std::string fused_vs_raw(const char* name, const Shapes& shapes, int reps) {
   }
   const double fused = median(fused_t), raw = median(raw_t), comm = median(comm_t), shared = median(shared_t);
   const double mib = numel * 4.0 / (1 << 20);
-  char buf[512];
+  char buf[768];
   std::snprintf(buf, sizeof buf,
-                "{\"params\": \"%s\", \"tensors\": %zu, \"MiB\": %.2f, \"buckets\": %zu, \"fused_ms\": %.3f, "
+                "{\"params\": \"%s\", \"tensors\": %zu, \"MiB\": %.2f, \"bucket_cap_MiB\": %g, \"buckets\": %zu, "
+                "\"fused_ms\": %.3f, "
                 "\"raw_allreduce_ms\": %.3f, \"comm_allreduce_ms\": %.3f, \"reduce_buffer_allreduce_ms\": %.3f, "
                 "\"shared_memory_reduce\": %s, \"fused_GiB_s\": %.3f, \"raw_GiB_s\": %.3f, \"fused_over_raw\": %.3f, "
-                "\"fused_bandwidth_pct_of_raw\": %.1f}",
-                name, shapes.size(), mib, sync.num_buckets(), fused * 1e3, raw * 1e3, comm * 1e3, shared * 1e3,
-                world.comm().shared_memory_reduce() ? "true" : "false", mib / 1024 / fused, mib / 1024 / raw,
-                fused / raw, 100 * raw / fused);
-  return buf;
+                "\"fused_bandwidth_pct_of_raw\": %.1f, ",
+                name, shapes.size(), mib, bucket_cap_mib, sync.num_buckets(), fused * 1e3, raw * 1e3, comm * 1e3,
+                shared * 1e3, world.comm().shared_memory_reduce() ? "true" : "false", mib / 1024 / fused,
+                mib / 1024 / raw, fused / raw, 100 * raw / fused);
+  // Every rep, in order: a link's TCP dynamics can make the reps bimodal, which a median hides.
+  auto list = [](const std::vector<double>& v) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      char num[32];
+      std::snprintf(num, sizeof num, "%s%.3f", i ? ", " : "", v[i] * 1e3);
+      out += num;
+    }
+    return out + "]";
+  };
+  return std::string(buf) + "\"reps_ms\": {\"fused\": " + list(fused_t) + ", \"raw\": " + list(raw_t) +
+         ", \"comm\": " + list(comm_t) + ", \"reduce_buffer\": " + list(shared_t) + "}}";
 }
 
 struct ConvNetImpl : torch::nn::Module {
@@ -315,6 +329,7 @@ std::string contention(int reps) {
 int main(int argc, char** argv) {
   int reps = 20;
   bool sweep = false, step = true, contend = false;
+  double bucket_cap_mib = 25;  // GradSync's default (train.bucket_cap_mb)
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
       reps = std::max(1, std::atoi(argv[++i]));
@@ -324,15 +339,24 @@ int main(int argc, char** argv) {
       step = false;
     else if (std::strcmp(argv[i], "--contention") == 0)
       contend = true;
-    else {
-      std::fprintf(stderr, "bench_grad_sync: unknown argument '%s' (--reps N, --sweep, --contention, --no-step)\n",
+    else if (std::strcmp(argv[i], "--bucket-cap-mb") == 0 && i + 1 < argc) {
+      char* end = nullptr;
+      bucket_cap_mib = std::strtod(argv[++i], &end);
+      if (*end != '\0' || !(bucket_cap_mib > 0 && bucket_cap_mib <= 4096)) {
+        std::fprintf(stderr, "bench_grad_sync: --bucket-cap-mb '%s' is not a number in (0, 4096]\n", argv[i]);
+        return 2;
+      }
+    } else {
+      std::fprintf(stderr,
+                   "bench_grad_sync: unknown argument '%s' (--reps N, --sweep, --contention, --no-step, "
+                   "--bucket-cap-mb MiB)\n",
                    argv[i]);
       return 2;
     }
   }
   auto& world = gantry::dist::World::init(&argc, &argv);
-  std::vector<std::string> sync_rows = {fused_vs_raw("dcgan_64", dcgan_shapes(), reps),
-                                        fused_vs_raw("sngan_resnet128_D", resnet128_d_shapes(), reps)};
+  std::vector<std::string> sync_rows = {fused_vs_raw("dcgan_64", dcgan_shapes(), reps, bucket_cap_mib),
+                                        fused_vs_raw("sngan_resnet128_D", resnet128_d_shapes(), reps, bucket_cap_mib)};
   std::vector<std::string> step_rows;
   if (step)
     for (const char* mode : {"overlap_on", "overlap_off", "naive_per_parameter"})
