@@ -52,6 +52,7 @@ void GradSync::build_buckets() {
   // approximates the order in which backward produces gradients, so the
   // first (small) bucket fills first and its reduce starts early.
   std::map<std::tuple<std::string, int>, std::size_t> open;
+  std::map<std::tuple<std::string, int>, std::size_t> groups;  // (device, dtype) → group index
   std::vector<std::int64_t> bytes;
   for (std::size_t k = params_.size(); k-- > 0;) {
     Param& p = params_[k];
@@ -66,6 +67,7 @@ void GradSync::build_buckets() {
     if (it == open.end()) {
       buckets_.emplace_back();
       bytes.push_back(0);
+      buckets_.back().group = groups.emplace(key, groups.size()).first->second;
       it = open.insert_or_assign(key, buckets_.size() - 1).first;
     }
     Bucket& b = buckets_[it->second];
@@ -77,11 +79,19 @@ void GradSync::build_buckets() {
     b.bytes += nbytes;
     bytes[it->second] += nbytes;
   }
+  // Each group's buckets, in index order, are consecutive views of one buffer: the
+  // communicator's reduce buffer (on one host, shared memory that the peers read directly).
+  std::vector<std::int64_t> group_numel(groups.size(), 0);
+  std::vector<torch::TensorOptions> group_options(groups.size());
   for (auto& b : buckets_) {
-    const Param& first = params_[b.params.front()];
-    // The communicator's reduce buffers: on one host, shared memory that the peers read directly.
-    b.flat = comm_.reduce_buffer(b.grad_numel + static_cast<std::int64_t>(b.params.size()),
-                                 first.tensor.options().requires_grad(false));
+    b.offset = group_numel[b.group];
+    group_numel[b.group] += b.grad_numel + static_cast<std::int64_t>(b.params.size());
+    group_options[b.group] = params_[b.params.front()].tensor.options().requires_grad(false);
+  }
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    group_buffers_.push_back(comm_.reduce_buffer(group_numel[g], group_options[g]));
+  for (auto& b : buckets_) {
+    b.flat = group_buffers_[b.group].narrow(0, b.offset, b.grad_numel + static_cast<std::int64_t>(b.params.size()));
   }
 }
 
@@ -168,6 +178,26 @@ void GradSync::pack(torch::Tensor slot, const torch::Tensor& grad) const {
 
 void GradSync::launch(Bucket& b) { b.work = comm_.all_reduce_async(b.flat, ReduceOp::kSum); }
 
+// With mu_ held, in finish() without overlap: every bucket, as one collective per run of
+// buckets adjacent in one group's buffer (the same runs on every rank). The sums are
+// elementwise: the shared-memory reduce and 2-rank MPI give the bits of one collective per
+// bucket; MPI at >= 3 ranks may pick another algorithm (summation order) for the longer message.
+void GradSync::launch_rest_coalesced() {
+  std::size_t i = next_launch_;
+  while (i < buckets_.size()) {
+    std::size_t j = i + 1;
+    while (j < buckets_.size() && buckets_[j].group == buckets_[i].group &&
+           buckets_[j].offset == buckets_[j - 1].offset + buckets_[j - 1].flat.numel())
+      ++j;
+    const std::int64_t n = buckets_[j - 1].offset + buckets_[j - 1].flat.numel() - buckets_[i].offset;
+    WorkPtr work =
+        comm_.all_reduce_async(group_buffers_[buckets_[i].group].narrow(0, buckets_[i].offset, n), ReduceOp::kSum);
+    for (std::size_t k = i; k < j; ++k) buckets_[k].work = work;
+    i = j;
+  }
+  next_launch_ = buckets_.size();
+}
+
 // Parameter p's place in its bucket, with p's own strides (p is dense, e.g. channels_last).
 torch::Tensor GradSync::slot_view(Bucket& b, const Param& p) {
   if (!p.tensor.is_non_overlapping_and_dense())
@@ -205,7 +235,13 @@ void GradSync::finish() {
     }
     b.pending = 0;
   }
-  launch_ready_buckets(/*in_backward=*/false);
+  // Without overlap every rank launches every bucket here, so merging them is the same on all
+  // ranks. With overlap, which buckets backward launched can differ by rank (a parameter with
+  // no gradient on one rank), so the rest go one by one, as on the ranks that launched them.
+  if (options_.overlap)
+    launch_ready_buckets(/*in_backward=*/false);
+  else
+    launch_rest_coalesced();
   for (auto& b : buckets_) {
     b.work->wait();
     // The flags are read (a device→host copy, a sync on CUDA) only when some parameter of the

@@ -10,6 +10,12 @@
 // produces them) into flat buckets of one dtype and device: a small first
 // bucket, then buckets up to the cap. Buckets are launched strictly in index
 // order, so every rank issues the same collectives in the same order.
+// Buckets of one (device, dtype) are consecutive views of one buffer
+// (Communicator::reduce_buffer). With overlap, backward launches each bucket
+// as it fills and finish() the rest, one by one. Without overlap, finish()
+// launches every bucket as one collective per run of adjacent buckets: on a
+// wire with a per-message cost one big message is what a raw all-reduce of
+// the same bytes gets.
 // A parameter that got no gradient on a rank contributes zeros there; each
 // bucket carries one "had a gradient" flag per parameter, so after finish()
 // a parameter has a gradient on every rank iff it had one on some rank.
@@ -98,7 +104,9 @@ class GradSync {
   struct Bucket {
     std::vector<std::size_t> params;
     std::int64_t grad_numel = 0;
-    torch::Tensor flat;  // [grads..., one flag per parameter]
+    std::size_t group = 0;    // buckets of one (device, dtype) share one buffer, in index order
+    std::int64_t offset = 0;  // where this bucket starts in its group's buffer
+    torch::Tensor flat;       // [grads..., one flag per parameter]: a view of the group's buffer
     std::size_t pending = 0;
     WorkPtr work;
     std::int64_t bytes = 0;
@@ -112,6 +120,7 @@ class GradSync {
   void on_grad(std::size_t index, const torch::Tensor& grad);
   void launch_ready_buckets(bool in_backward);
   void launch(Bucket& b);
+  void launch_rest_coalesced();
   void pack(torch::Tensor slot, const torch::Tensor& grad) const;
   static torch::Tensor slot_view(Bucket& b, const Param& p);
 
@@ -119,6 +128,7 @@ class GradSync {
   GradSyncOptions options_;
   std::vector<Param> params_;
   std::vector<Bucket> buckets_;
+  std::vector<torch::Tensor> group_buffers_;  // one reduce_buffer per (device, dtype)
   std::mutex mu_;
   bool passthrough_ = false;  // world size 1
   double inv_world_ = 1.0;

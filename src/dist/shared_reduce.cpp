@@ -27,6 +27,17 @@ struct SharedReducer::Registry {
   std::mutex mu;
   std::map<const void*, Segment> segments;  // keyed by this rank's region
 
+  // With mu held: the segment whose region holds [p, p + bytes), or nullptr.
+  const std::pair<const void* const, Segment>* containing(const void* p, std::size_t bytes) const {
+    auto it = segments.upper_bound(p);
+    if (it == segments.begin()) return nullptr;
+    --it;
+    const char* region = static_cast<const char*>(it->first);
+    const std::size_t size = static_cast<std::size_t>(it->second.numel) * c10::elementSize(it->second.dtype);
+    const char* q = static_cast<const char*>(p);
+    return q >= region && q + bytes <= region + size ? &*it : nullptr;
+  }
+
   void release(void* region) {
     std::lock_guard<std::mutex> lock(mu);
     auto it = segments.find(region);
@@ -145,26 +156,31 @@ at::Tensor SharedReducer::allocate(std::int64_t numel, at::ScalarType dtype) {
 }
 
 bool SharedReducer::owns(const at::Tensor& t) const {
-  if (!t.defined() || !t.device().is_cpu() || t.dim() != 1) return false;
+  if (!t.defined() || !t.device().is_cpu() || !t.is_contiguous() || t.numel() == 0) return false;
   std::lock_guard<std::mutex> lock(registry_->mu);
-  auto it = registry_->segments.find(t.data_ptr());
-  return it != registry_->segments.end() && it->second.numel == t.numel() && it->second.dtype == t.scalar_type();
+  const auto* seg = registry_->containing(t.data_ptr(), static_cast<std::size_t>(t.numel()) * t.element_size());
+  return seg != nullptr && seg->second.dtype == t.scalar_type();
 }
 
 void SharedReducer::all_reduce(const at::Tensor& t) {
   Registry::Segment seg;
+  std::int64_t first = 0;  // t's first element within its region
   {
     std::lock_guard<std::mutex> lock(registry_->mu);
-    auto it = registry_->segments.find(t.data_ptr());
-    if (it == registry_->segments.end()) throw DistError("shared-memory all-reduce: not a shared buffer");
-    seg = it->second;
+    const auto* found = registry_->containing(t.data_ptr(), static_cast<std::size_t>(t.numel()) * t.element_size());
+    if (found == nullptr || found->second.dtype != t.scalar_type())
+      throw DistError("shared-memory all-reduce: not (part of) a shared buffer");
+    seg = found->second;
+    first = (static_cast<const char*>(t.data_ptr()) - static_cast<const char*>(found->first)) /
+            static_cast<std::int64_t>(c10::elementSize(seg.dtype));
   }
+  const std::int64_t numel = t.numel();
   const std::size_t elem = c10::elementSize(seg.dtype);
   const std::int64_t align = static_cast<std::int64_t>(kCacheLine / elem);
-  const std::int64_t per = ((seg.numel + size_ - 1) / size_ + align - 1) / align * align;  // ceil(n / size), aligned
-  auto slice = [&](int q) {
-    const std::int64_t lo = std::min(seg.numel, per * q);
-    return std::make_pair(lo, std::min(seg.numel, lo + per));
+  const std::int64_t per = ((numel + size_ - 1) / size_ + align - 1) / align * align;  // ceil(n / size), aligned
+  auto slice = [&](int q) {  // slice q of t, as element indices of the region
+    const std::int64_t lo = std::min(numel, per * q);
+    return std::make_pair(first + lo, first + std::min(numel, lo + per));
   };
   auto region = [&](int q) { return seg.map + seg.stride * static_cast<std::size_t>(q); };
 

@@ -46,10 +46,10 @@ class SharedReducer {
   // in shared memory, or an undefined tensor when some rank could not map one.
   // Collective: every rank passes the same numel and dtype (DistError otherwise).
   at::Tensor allocate(std::int64_t numel, at::ScalarType dtype);
-  // Whether `t` is (exactly) a tensor allocate() returned.
+  // Whether `t` is a contiguous, non-empty part of a tensor allocate() returned.
   bool owns(const at::Tensor& t) const;
-  // In place sum over the ranks of a tensor allocate() returned. Collective;
-  // runs on the caller's thread (the MPI backend's communication thread).
+  // In place sum over the ranks of such a part (every rank passes the same part).
+  // Collective; runs on the caller's thread (the MPI backend's communication thread).
   void all_reduce(const at::Tensor& t);
 
   // Shared with each segment's deleter, which may run after the reducer is gone.
