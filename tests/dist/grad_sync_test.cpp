@@ -203,6 +203,54 @@ TEST(GradSync, ChannelsLastParametersKeepTheirLayout) {
   EXPECT_TRUE(torch::allclose(b->weight.grad(), a->weight.grad(), 1e-5, 1e-6));
 }
 
+TEST(GradSync, InterleavedDtypesInManyBucketsBothModes) {
+  // float32 and float64 parameters alternate: two groups of buckets, each one buffer, whose
+  // buckets without overlap go as one collective per group. Gradient of p_i is w_i(rank), so
+  // the expected average is the mean of the ranks' w_i, computed here in double.
+  auto& comm = world().comm();
+  const std::vector<std::int64_t> sizes = {300, 17, 1000, 1, 257, 64, 999, 5};
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const auto dtype = i % 2 ? torch::kDouble : torch::kFloat;
+    params.emplace_back("p" + std::to_string(i), torch::zeros({sizes[i]}, dtype).requires_grad_(true));
+  }
+  auto weight = [&](int rank, std::size_t i) {
+    return gantry::test::rank_values(rank, sizes[i], params[i].second.scalar_type(), 40 + i, false);
+  };
+  std::vector<torch::Tensor> by_mode[2];
+  for (bool overlap : {true, false}) {
+    GradSyncOptions o;
+    o.overlap = overlap;
+    o.bucket_cap_bytes = 2000;  // several buckets per dtype
+    o.first_bucket_cap_bytes = 256;
+    GradSync sync(params, comm, o);
+    ASSERT_GE(sync.num_buckets(), 4u);
+    for (int rep = 0; rep < 2; ++rep) {
+      sync.begin();
+      torch::Tensor loss = torch::zeros({}, torch::kDouble);
+      for (std::size_t i = 0; i < sizes.size(); ++i)
+        loss = loss + (params[i].second * weight(comm.rank(), i)).sum().to(torch::kDouble);
+      loss.backward();
+      sync.finish();
+      for (std::size_t i = 0; i < sizes.size(); ++i) {
+        torch::Tensor expected = torch::zeros({sizes[i]}, torch::kDouble);
+        for (int r = 0; r < comm.size(); ++r) expected += weight(r, i).to(torch::kDouble);
+        expected /= comm.size();
+        const torch::Tensor& g = params[i].second.grad();
+        ASSERT_TRUE(g.defined()) << params[i].first;
+        EXPECT_EQ(g.scalar_type(), params[i].second.scalar_type());
+        EXPECT_TRUE(torch::allclose(g.to(torch::kDouble), expected, 1e-6, 1e-6))
+            << params[i].first << (overlap ? " overlap" : " no overlap");
+      }
+    }
+    for (auto& [n, p] : params) by_mode[overlap].push_back(p.grad().clone());
+  }
+  // One host (or 2 ranks): merging the buckets does not change a bit.
+  if (comm.shared_memory_reduce() || comm.size() <= 2) {
+    for (std::size_t i = 0; i < sizes.size(); ++i) EXPECT_TRUE(by_mode[0][i].equal(by_mode[1][i])) << params[i].first;
+  }
+}
+
 TEST(GradSync, SecondBackwardInOnePhaseIsAnError) {
   auto& comm = world().comm();
   torch::manual_seed(3);
