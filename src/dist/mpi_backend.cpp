@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <climits>
+#include <cstdio>
 #include <string>
 
 #include "dist/error.h"
@@ -185,7 +186,15 @@ at::Tensor MpiBackend::reduce_buffer(std::int64_t numel, at::ScalarType dtype) {
   if (shared_ && (dtype == at::kFloat || dtype == at::kDouble)) {
     at::Tensor t;
     submit("reduce_buffer", [&] { t = shared_->allocate(numel, dtype); }).get();
-    if (t.defined()) return t;  // else some rank could not map shared memory: a private buffer on all
+    if (t.defined()) return t;
+    // Some rank could not map shared memory (a small /dev/shm, as in containers by default):
+    // a private buffer on every rank, reduced by MPI. Said once per process, by rank 0.
+    if (rank_ == 0 && !warned_no_shared_.exchange(true)) {
+      std::fprintf(stderr,
+                   "gantry: shared memory for a %.1f MiB gradient buffer could not be mapped on some rank "
+                   "(/dev/shm too small?); such buffers are reduced through MPI\n",
+                   static_cast<double>(numel) * static_cast<double>(c10::elementSize(dtype)) / (1 << 20));
+    }
   }
   return at::zeros({numel}, at::TensorOptions().dtype(dtype));
 }

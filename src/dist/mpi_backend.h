@@ -7,6 +7,7 @@
 #pragma once
 #include <mpi.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -55,6 +56,7 @@ class MpiBackend : public Backend {
   bool stopping_ = false;
   std::int64_t seq_ = 0;
   std::unique_ptr<SharedReducer> shared_;  // all ranks on one host (else nullptr)
+  std::atomic<bool> warned_no_shared_{false};
   std::thread thread_;
 };
 
