@@ -61,10 +61,13 @@ void fenced_barrier(MPI_Comm comm) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
-// Over [lo, hi): sum = ((r[0][i] + r[1][i]) + ...), then r[q][i] = sum for every q, in
-// blocks that stay in cache. Only this slice's owner touches [lo, hi) of any region.
+// Over [lo, hi) of the regions of `seg` (element indices): sum = ((r[0][i] + r[1][i]) + ...),
+// then r[q][i] = sum for every q, in blocks that stay in cache. Only this slice's owner
+// touches [lo, hi) of any region.
 template <typename T>
-void reduce_slice_into_all(const std::vector<T*>& r, std::int64_t lo, std::int64_t hi) {
+void reduce_slice_into_all(const SharedReducer::Registry::Segment& seg, int regions, std::int64_t lo, std::int64_t hi) {
+  std::vector<T*> r;
+  for (int q = 0; q < regions; ++q) r.push_back(reinterpret_cast<T*>(seg.map + seg.stride * static_cast<std::size_t>(q)));
   constexpr std::int64_t kBlock = 2048;
   T acc[kBlock];
   for (std::int64_t b = lo; b < hi; b += kBlock) {
@@ -178,23 +181,15 @@ void SharedReducer::all_reduce(const at::Tensor& t) {
   const std::size_t elem = c10::elementSize(seg.dtype);
   const std::int64_t align = static_cast<std::int64_t>(kCacheLine / elem);
   const std::int64_t per = ((numel + size_ - 1) / size_ + align - 1) / align * align;  // ceil(n / size), aligned
-  auto slice = [&](int q) {  // slice q of t, as element indices of the region
-    const std::int64_t lo = std::min(numel, per * q);
-    return std::make_pair(first + lo, first + std::min(numel, lo + per));
-  };
-  auto region = [&](int q) { return seg.map + seg.stride * static_cast<std::size_t>(q); };
+  // This rank's slice of t, as element indices of the region.
+  const std::int64_t lo = first + std::min(numel, per * rank_);
+  const std::int64_t hi = first + std::min(numel, per * (rank_ + 1));
 
   fenced_barrier(comm_);  // every region holds its rank's input
-  const auto [lo, hi] = slice(rank_);
-  if (seg.dtype == at::kFloat) {
-    std::vector<float*> regions;
-    for (int q = 0; q < size_; ++q) regions.push_back(reinterpret_cast<float*>(region(q)));
-    reduce_slice_into_all(regions, lo, hi);
-  } else {
-    std::vector<double*> regions;
-    for (int q = 0; q < size_; ++q) regions.push_back(reinterpret_cast<double*>(region(q)));
-    reduce_slice_into_all(regions, lo, hi);
-  }
+  if (seg.dtype == at::kFloat)
+    reduce_slice_into_all<float>(seg, size_, lo, hi);
+  else
+    reduce_slice_into_all<double>(seg, size_, lo, hi);
   fenced_barrier(comm_);  // every slice's sum is in every region (and no region is refilled before)
 }
 
