@@ -67,7 +67,8 @@ void fenced_barrier(MPI_Comm comm) {
 template <typename T>
 void reduce_slice_into_all(const SharedReducer::Registry::Segment& seg, int regions, std::int64_t lo, std::int64_t hi) {
   std::vector<T*> r;
-  for (int q = 0; q < regions; ++q) r.push_back(reinterpret_cast<T*>(seg.map + seg.stride * static_cast<std::size_t>(q)));
+  for (int q = 0; q < regions; ++q)
+    r.push_back(reinterpret_cast<T*>(seg.map + seg.stride * static_cast<std::size_t>(q)));
   constexpr std::int64_t kBlock = 2048;
   T acc[kBlock];
   for (std::int64_t b = lo; b < hi; b += kBlock) {
