@@ -115,9 +115,9 @@ WorkPtr MpiBackend::all_reduce(at::Tensor t, ReduceOp op) {
     throw DistError(std::string("all_reduce: average is defined for floating tensors only, got ") +
                     c10::toString(t.scalar_type()));
   }
-  if (shared_ && shared_->owns(t)) {
-    auto fn = [this, t, op] {
-      shared_->all_reduce(t);
+  if (const auto where = shared_ ? shared_->locate(t) : std::nullopt) {
+    auto fn = [this, t, op, part = *where] {  // t keeps the part's mapping alive
+      shared_->all_reduce(part);
       if (op == ReduceOp::kAverage) t.div_(size_);
     };
     return std::make_shared<FutureWork>(submit(describe("all_reduce (shared memory)", t), std::move(fn)));

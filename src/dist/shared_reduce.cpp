@@ -61,14 +61,14 @@ void fenced_barrier(MPI_Comm comm) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
-// Over [lo, hi) of the regions of `seg` (element indices): sum = ((r[0][i] + r[1][i]) + ...),
+// Over [lo, hi) of the regions of `part`'s segment (element indices): sum = ((r[0][i] + r[1][i]) + ...),
 // then r[q][i] = sum for every q, in blocks that stay in cache. Only this slice's owner
 // touches [lo, hi) of any region.
 template <typename T>
-void reduce_slice_into_all(const SharedReducer::Registry::Segment& seg, int regions, std::int64_t lo, std::int64_t hi) {
+void reduce_slice_into_all(const SharedReducer::Part& part, int regions, std::int64_t lo, std::int64_t hi) {
   std::vector<T*> r;
   for (int q = 0; q < regions; ++q)
-    r.push_back(reinterpret_cast<T*>(seg.map + seg.stride * static_cast<std::size_t>(q)));
+    r.push_back(reinterpret_cast<T*>(part.map + part.stride * static_cast<std::size_t>(q)));
   constexpr std::int64_t kBlock = 2048;
   T acc[kBlock];
   for (std::int64_t b = lo; b < hi; b += kBlock) {
@@ -88,6 +88,7 @@ std::unique_ptr<SharedReducer> SharedReducer::create(MPI_Comm comm) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
+  // Split `comm` itself rather than reuse World's local size: a Communicator may wrap any communicator.
   MPI_Comm local;
   check_mpi(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local), "MPI_Comm_split_type");
   int local_size = 0;
@@ -159,38 +160,36 @@ at::Tensor SharedReducer::allocate(std::int64_t numel, at::ScalarType dtype) {
       region, {numel}, [registry](void* p) { registry->release(p); }, at::TensorOptions().dtype(dtype));
 }
 
-bool SharedReducer::owns(const at::Tensor& t) const {
-  if (!t.defined() || !t.device().is_cpu() || !t.is_contiguous() || t.numel() == 0) return false;
+std::optional<SharedReducer::Part> SharedReducer::locate(const at::Tensor& t) const {
+  if (!t.defined() || !t.device().is_cpu() || !t.is_contiguous() || t.numel() == 0) return std::nullopt;
   std::lock_guard<std::mutex> lock(registry_->mu);
-  const auto* seg = registry_->containing(t.data_ptr(), static_cast<std::size_t>(t.numel()) * t.element_size());
-  return seg != nullptr && seg->second.dtype == t.scalar_type();
+  const auto* found = registry_->containing(t.data_ptr(), static_cast<std::size_t>(t.numel()) * t.element_size());
+  if (found == nullptr || found->second.dtype != t.scalar_type()) return std::nullopt;
+  const Registry::Segment& seg = found->second;
+  Part part;
+  part.map = seg.map;
+  part.stride = seg.stride;
+  part.dtype = seg.dtype;
+  part.first = (static_cast<const char*>(t.data_ptr()) - static_cast<const char*>(found->first)) /
+               static_cast<std::int64_t>(c10::elementSize(seg.dtype));
+  part.numel = t.numel();
+  return part;
 }
 
-void SharedReducer::all_reduce(const at::Tensor& t) {
-  Registry::Segment seg;
-  std::int64_t first = 0;  // t's first element within its region
-  {
-    std::lock_guard<std::mutex> lock(registry_->mu);
-    const auto* found = registry_->containing(t.data_ptr(), static_cast<std::size_t>(t.numel()) * t.element_size());
-    if (found == nullptr || found->second.dtype != t.scalar_type())
-      throw DistError("shared-memory all-reduce: not (part of) a shared buffer");
-    seg = found->second;
-    first = (static_cast<const char*>(t.data_ptr()) - static_cast<const char*>(found->first)) /
-            static_cast<std::int64_t>(c10::elementSize(seg.dtype));
-  }
-  const std::int64_t numel = t.numel();
-  const std::size_t elem = c10::elementSize(seg.dtype);
+void SharedReducer::all_reduce(const Part& part) {
+  const std::int64_t numel = part.numel;
+  const std::size_t elem = c10::elementSize(part.dtype);
   const std::int64_t align = static_cast<std::int64_t>(kCacheLine / elem);
   const std::int64_t per = ((numel + size_ - 1) / size_ + align - 1) / align * align;  // ceil(n / size), aligned
-  // This rank's slice of t, as element indices of the region.
-  const std::int64_t lo = first + std::min(numel, per * rank_);
-  const std::int64_t hi = first + std::min(numel, per * (rank_ + 1));
+  // This rank's slice of the part, as element indices of the region.
+  const std::int64_t lo = part.first + std::min(numel, per * rank_);
+  const std::int64_t hi = part.first + std::min(numel, per * (rank_ + 1));
 
   fenced_barrier(comm_);  // every region holds its rank's input
-  if (seg.dtype == at::kFloat)
-    reduce_slice_into_all<float>(seg, size_, lo, hi);
+  if (part.dtype == at::kFloat)
+    reduce_slice_into_all<float>(part, size_, lo, hi);
   else
-    reduce_slice_into_all<double>(seg, size_, lo, hi);
+    reduce_slice_into_all<double>(part, size_, lo, hi);
   fenced_barrier(comm_);  // every slice's sum is in every region (and no region is refilled before)
 }
 

@@ -33,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 namespace gantry::dist {
 
@@ -46,11 +47,20 @@ class SharedReducer {
   // in shared memory, or an undefined tensor when some rank could not map one.
   // Collective: every rank passes the same numel and dtype (DistError otherwise).
   at::Tensor allocate(std::int64_t numel, at::ScalarType dtype);
-  // Whether `t` is a contiguous, non-empty part of a tensor allocate() returned.
-  bool owns(const at::Tensor& t) const;
+  // Where a part of a shared buffer lies: its segment's mapping and the part's elements in
+  // this rank's region. Valid while a tensor that views the buffer is alive.
+  struct Part {
+    char* map = nullptr;  // the segment: one region of `stride` bytes per rank
+    std::size_t stride = 0;
+    at::ScalarType dtype = at::kFloat;
+    std::int64_t first = 0;  // the part's first element within the region
+    std::int64_t numel = 0;
+  };
+  // `t`'s place when it is a contiguous, non-empty part of a tensor allocate() returned.
+  std::optional<Part> locate(const at::Tensor& t) const;
   // In place sum over the ranks of such a part (every rank passes the same part).
   // Collective; runs on the caller's thread (the MPI backend's communication thread).
-  void all_reduce(const at::Tensor& t);
+  void all_reduce(const Part& part);
 
   // Shared with each segment's deleter, which may run after the reducer is gone.
   struct Registry;
