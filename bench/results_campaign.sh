@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The remaining runs behind docs/RESULTS.md, in priority order, as two lanes
+# that each keep one core busy (start both, one per core). Resumable: rerun
+# after a stop and bench/results.py skips every run whose budget is already in
+# the archive (docs/data/runs/) or in runs/, and continues unfinished ones
+# from their checkpoints. Commit docs/data/runs/ now and then: runs/ does not
+# survive a new machine.
+#   bench/results_campaign.sh A|B [GANTRY=runs/bin/gantry]
+# Lane A: the main PacGAN 2-D table (ring candidate at 50k, then every variant to 10 seeds at 10k).
+# Lane B: the grid search for the goal's last row, then Fashion-MNIST SN / SN + DiReAL / PGN.
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+lane=${1:?usage: bench/results_campaign.sh A|B [GANTRY]}
+gantry=${2:-$repo/runs/bin/gantry}
+py=${GANTRY_PYTHON:-$HOME/.local/share/gantry/venv/bin/python}
+cd "$repo"
+results() { nice -n 10 "$py" bench/results.py --jobs 1 --gantry "$gantry" "$@"; }
+log() { printf '[campaign %s %s] %s\n' "$lane" "$(date +%H:%M:%S)" "$*"; }
+
+case "$lane" in
+  A)
+    log "ring pacgan2_ema, 10 seeds at 50k"
+    results --plan bench/plans/pacgan2d.toml --steps 50000 --bases ring --seeds 0-9 --only pacgan2_ema
+    log "the variants to 10 seeds at 10k"
+    results --plan bench/plans/pacgan2d.toml --steps 10000 --seeds 0-9 \
+      --only pacgan2,direal,fm,mbd,sgan,gan_bn_torch
+    ;;
+  B)
+    log "grid search: PacGAN4 + G_ema at lr 1e-3, and TTUR x2.5, to 100k"
+    results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_lr1e3_ema
+    results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur25_ema
+    log "Fashion-MNIST: SN, SN + DiReAL, PGN, DiReAL (paper's weights), 3 seeds at 10 epochs"
+    results --plan bench/plans/fmnist_direal.toml --steps 9380 --seeds 0-2 --only sn,sn_direal,pgn,direal_paper
+    ;;
+  *)
+    echo "bench/results_campaign.sh: lane must be A or B, not '$lane'" >&2
+    exit 2
+    ;;
+esac
+log "done"
