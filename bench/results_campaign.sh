@@ -14,6 +14,11 @@ lane=${1:?usage: bench/results_campaign.sh A|B [GANTRY]}
 gantry=${2:-$repo/runs/bin/gantry}
 py=${GANTRY_PYTHON:-$HOME/.local/share/gantry/venv/bin/python}
 cd "$repo"
+# Trainers run a copy of the binary, so that rebuilding build/ mid-campaign does not touch them.
+if [[ ! -x "$gantry" && "$gantry" == "$repo/runs/bin/gantry" ]]; then
+  [[ -x build/gantry ]] || { echo "bench/results_campaign.sh: no build/gantry (run scripts/setup.sh first)" >&2; exit 2; }
+  mkdir -p runs/bin && cp build/gantry runs/bin/gantry.new && mv runs/bin/gantry.new runs/bin/gantry
+fi
 results() { nice -n 10 "$py" bench/results.py --jobs 1 --gantry "$gantry" "$@"; }
 log() { printf '[campaign %s %s] %s\n' "$lane" "$(date +%H:%M:%S)" "$*"; }
 
