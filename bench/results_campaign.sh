@@ -31,8 +31,8 @@ case "$lane" in
       --only pacgan2,direal,fm,mbd,sgan,gan_bn_torch
     ;;
   B)
-    # Faster settings trade grid modes for quality (docs/RESULTS.md); TTUR keeps all 25 and was at 92.7 %
-    # at 150k, gaining ~0.5 point per 10k: ~2 h of one core to 200k, so start this lane first.
+    # Faster settings trade grid modes for quality (docs/RESULTS.md); TTUR keeps all 25 modes but levels
+    # off at 93-94 % high quality from 160k to 200k (archived: this step is skipped unless the archive is gone).
     log "grid search: TTUR + G_ema to 200k"
     results --plan bench/plans/pacgan2d_search.toml --steps 200000 --bases grid --seeds 0 --only pacgan4_ttur_ema
     log "Fashion-MNIST: SN, SN + DiReAL, PGN, DiReAL (paper's weights), 3 seeds at 10 epochs"
