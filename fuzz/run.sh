@@ -6,23 +6,28 @@
 # JSON line per target (execs, execs/s, coverage, corpus, crashes) and writes
 # them to <out>/summary.jsonl; exit 1 if any target crashed, leaked, timed out
 # or failed a regression input (the input is kept as <out>/<target>/crash-*).
-#   fuzz/run.sh [--seconds 10] [--build build/fuzz] [--out runs/fuzz] [--jobs 1] [target ...]
+# --seed N fixes libFuzzer's seed: from the same corpus, a run then replays the
+# same inputs in the same order (a slower machine runs a prefix of them), so a
+# CI failure reproduces; campaigns leave it random.
+#   fuzz/run.sh [--seconds 10] [--seed N] [--build build/fuzz] [--out runs/fuzz] [--jobs 1] [target ...]
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-seconds=10 build=$repo/build/fuzz out=$repo/runs/fuzz jobs=1
+seconds=10 seed=0 build=$repo/build/fuzz out=$repo/runs/fuzz jobs=1
 targets=()
 while (($#)); do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz/run.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || { echo "fuzz/run.sh: --seconds must be a positive integer" >&2; exit 2; }
+[[ $seed =~ ^[0-9]+$ ]] || { echo "fuzz/run.sh: --seed must be a non-negative integer (0: random)" >&2; exit 2; }
 ((${#targets[@]})) || targets=(idx image h5 config checkpoint)
 export LSAN_OPTIONS="suppressions=$repo/fuzz/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -49,7 +54,7 @@ for t in "${targets[@]}"; do
   [[ $t == h5 ]] && malloc_mb=4096
   rc=0
   (cd "$work" && "$exe" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=6144 -malloc_limit_mb=$malloc_mb \
-    -print_final_stats=1 -jobs="$jobs" -workers="$jobs" -artifact_prefix="$work/" corpus "$repo/fuzz/corpus/$t") \
+    -print_final_stats=1 -seed="$seed" -jobs="$jobs" -workers="$jobs" -artifact_prefix="$work/" corpus "$repo/fuzz/corpus/$t") \
     >"$log" 2>&1 || rc=$?
   if ((jobs > 1)); then cat "$work"/fuzz-*.log >>"$log" 2>/dev/null || true; fi
   stat() { { grep -o "stat::$1: *[0-9]*" "$log" || true; } | awk '{s += $2} END {print s + 0}'; }

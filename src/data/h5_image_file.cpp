@@ -12,6 +12,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// 2^50 bytes (1 PiB) of images and 2^31 labels (16 GiB of int64): far above any dataset one job trains on,
+// far below where an int64 byte count overflows.
+constexpr uint64_t kMaxDatasetBytes = uint64_t{1} << 50;
+constexpr hsize_t kMaxLabels = hsize_t{1} << 31;
+
 std::string type_name(hid_t t) {
   const size_t bytes = H5Tget_size(t);
   switch (H5Tget_class(t)) {
@@ -86,6 +91,14 @@ H5ImageFile::H5ImageFile(const std::string& path, const OpenOptions& options) {
   if (dims[0] == 0) fail("dataset '" + name + "' holds no images (shape " + shape_string(dims) + ")");
   if (dims[1] < 1 || dims[1] > 4 || dims[2] == 0 || dims[3] == 0)
     fail("dataset '" + name + "' has shape " + shape_string(dims) + ", expected N x C x H x W with C in 1..4");
+  // Every size downstream is an int64 byte count (image_bytes(), count · image_bytes in the in-memory loader):
+  // a shape whose bytes do not fit comes from a damaged dataspace (fuzz/regressions/h5/), not from real images.
+  uint64_t total_bytes = 1;
+  bool overflows = false;
+  for (const hsize_t d : dims) overflows |= __builtin_mul_overflow(total_bytes, uint64_t{d}, &total_bytes);
+  if (overflows || total_bytes > kMaxDatasetBytes)
+    fail("dataset '" + name + "' has shape " + shape_string(dims) +
+         ", more bytes than any real dataset (a damaged file?)");
   info_.count = static_cast<int64_t>(dims[0]);
   info_.channels = static_cast<int64_t>(dims[1]);
   info_.height = static_cast<int64_t>(dims[2]);
@@ -123,6 +136,9 @@ H5ImageFile::H5ImageFile(const std::string& path, const OpenOptions& options) {
     if (H5Tget_class(lt.get()) != H5T_INTEGER || lrank != 1 || ln != dims[0])
       fail("dataset 'labels' must be integers of shape " + std::to_string(dims[0]) + ", found " + type_name(lt.get()) +
            " of rank " + std::to_string(lrank));
+    if (ln > kMaxLabels)
+      fail("dataset 'labels' holds " + std::to_string(ln) + " labels, more than gantry keeps in memory (" +
+           std::to_string(kMaxLabels) + ")");
     labels_.resize(ln);
     if (H5Dread(l.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels_.data()) < 0)
       fail("cannot read labels: " + h5::last_error());

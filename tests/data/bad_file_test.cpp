@@ -102,6 +102,44 @@ TEST(BadFiles, ZeroImages) {
   expect_error(d.file("z.h5"), "holds no images");
 }
 
+// A chunked dataset of any declared shape costs no storage until written: damaged dataspace dims (found by
+// fuzz_h5) must not reach the int64 byte counts downstream, nor size a labels vector beyond memory.
+static void write_unwritten_chunked(hid_t f, const char* name, hid_t type, const std::vector<hsize_t>& dims) {
+  hid_t s = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  const std::vector<hsize_t> chunk(dims.size(), 1);
+  H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
+  hid_t d = H5Dcreate2(f, name, type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  ASSERT_GE(d, 0) << name;
+  H5Dclose(d);
+  H5Pclose(dcpl);
+  H5Sclose(s);
+}
+
+TEST(BadFiles, ShapesWhoseBytesOverflowAreRefused) {
+  TempDir d;
+  const hsize_t big = hsize_t{1} << 31;
+  for (const std::vector<hsize_t>& dims : {std::vector<hsize_t>{1, 3, big, big},  // 3·2^62 bytes: int64 overflow
+                                           std::vector<hsize_t>{big, 1, big, 4}}) {
+    const std::string p = d.file("huge.h5");
+    hid_t f = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    write_unwritten_chunked(f, "images", H5T_NATIVE_UINT8, dims);
+    H5Fclose(f);
+    expect_error(p, "more bytes than any real dataset");
+  }
+}
+
+TEST(BadFiles, MoreLabelsThanMemoryAreRefused) {
+  TempDir d;
+  const std::string p = d.file("labels.h5");
+  const hsize_t n = hsize_t{1} << 32;  // 4 GiB of 1x1x1 images is legal; 32 GiB of labels is refused
+  hid_t f = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  write_unwritten_chunked(f, "images", H5T_NATIVE_UINT8, {n, 1, 1, 1});
+  write_unwritten_chunked(f, "labels", H5T_NATIVE_INT64, {n});
+  H5Fclose(f);
+  expect_error(p, "more than gantry keeps in memory");
+}
+
 TEST(BadFiles, MismatchedLabels) {
   TempDir d;
   const std::string p = d.file("l.h5");
