@@ -42,18 +42,22 @@ for t in "${targets[@]}"; do
   work=$out/$t
   mkdir -p "$work/corpus"
   log=$work/last.log
+  # libhdf5 1.10.8 sizes a metadata read of an old-format superblock from unchecked fields
+  # (a 64-byte file makes it allocate 2.2 GB, then refuse it: fuzz/upstream/): allow that much.
+  # It also sizes a metadata read from a damaged field: malloc(0x8585850000000058) in H5C_protect, where
+  # glibc returns NULL, libhdf5 fails and gantry refuses the file (fuzz/regressions/h5/hdf5-*); ASan would
+  # abort on it (allocation-size-too-big), so for h5 it returns NULL as glibc does. A failing operator new
+  # (gantry's own allocations) is still a finding: ASan reports it whatever this option says.
+  malloc_mb=2048 asan=$ASAN_OPTIONS
+  [[ $t == h5 ]] && malloc_mb=4096 asan=$ASAN_OPTIONS:allocator_may_return_null=1
   regressions=("$repo"/fuzz/regressions/"$t"/*)
-  if [[ -e ${regressions[0]} ]] && ! "$exe" -runs=1 "${regressions[@]}" >"$work/regressions.log" 2>&1; then
+  if [[ -e ${regressions[0]} ]] && ! ASAN_OPTIONS=$asan "$exe" -runs=1 -malloc_limit_mb=$malloc_mb "${regressions[@]}" >"$work/regressions.log" 2>&1; then
     echo "fuzz/run.sh: $t: a regression input fails again (log: $work/regressions.log)" >&2
     failed=1
     continue
   fi
-  # libhdf5 1.10.8 sizes a metadata read of an old-format superblock from unchecked fields
-  # (a 64-byte file makes it allocate 2.2 GB, then refuse it: fuzz/upstream/): allow that much.
-  malloc_mb=2048
-  [[ $t == h5 ]] && malloc_mb=4096
   rc=0
-  (cd "$work" && "$exe" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=6144 -malloc_limit_mb=$malloc_mb \
+  (cd "$work" && ASAN_OPTIONS=$asan "$exe" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=6144 -malloc_limit_mb=$malloc_mb \
     -print_final_stats=1 -seed="$seed" -jobs="$jobs" -workers="$jobs" -artifact_prefix="$work/" corpus "$repo/fuzz/corpus/$t") \
     >"$log" 2>&1 || rc=$?
   if ((jobs > 1)); then cat "$work"/fuzz-*.log >>"$log" 2>/dev/null || true; fi
