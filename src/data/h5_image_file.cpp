@@ -50,15 +50,39 @@ DatasetInfo inspect_dataset(const std::string& path, const OpenOptions& options)
 
 void H5ImageFile::fail(const std::string& problem) const { throw DataError(info_.path + ": " + problem); }
 
-H5ImageFile::H5ImageFile(const std::string& path, const OpenOptions& options) {
+H5ImageFile::H5ImageFile(const std::string& path, const OpenOptions& options) : crash_lines_(path) {
   info_.path = path;
+  h5::Lock lock;
+  const h5::CrashGuard guard(crash_lines_);
+  try {
+    open(options);
+  } catch (...) {
+    close();  // inside the guard: libhdf5 may crash closing a damaged file too
+    throw;
+  }
+}
+
+H5ImageFile::~H5ImageFile() {
+  h5::Lock lock;
+  const h5::CrashGuard guard(crash_lines_);
+  close();
+}
+
+void H5ImageFile::close() {
+  image_space_.reset();
+  file_space_.reset();
+  dset_.reset();
+  file_.reset();
+}
+
+void H5ImageFile::open(const OpenOptions& options) {
+  const std::string& path = info_.path;
   std::error_code ec;
   if (!fs::exists(path, ec)) fail("no such file");
   if (fs::is_directory(path, ec)) fail("is a directory, not an HDF5 file");
   if (!fs::is_regular_file(path, ec)) fail("is not a regular file");
   if (!std::ifstream(path, std::ios::binary).good()) fail("cannot be read (permission denied?)");
 
-  h5::Lock lock;
   if (H5Fis_hdf5(path.c_str()) <= 0) fail("not an HDF5 file");
   h5::Id fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS));
 #if H5_VERSION_GE(1, 10, 7)
@@ -201,6 +225,7 @@ void H5ImageFile::read_range(int64_t start, int64_t n, uint8_t* out) {
                             ") outside 0.." + std::to_string(info_.count));
   if (n == 0) return;
   h5::Lock lock;
+  const h5::CrashGuard guard(crash_lines_);
   const hsize_t offset[4] = {hsize_t(start), 0, 0, 0};
   const hsize_t count[4] = {hsize_t(n), hsize_t(info_.channels), hsize_t(info_.height), hsize_t(info_.width)};
   H5Sselect_hyperslab(file_space_.get(), H5S_SELECT_SET, offset, nullptr, count, nullptr);

@@ -2,6 +2,7 @@
 // from H5ImageFile and from the prefetch loader (whose I/O thread opens it).
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -9,6 +10,7 @@
 
 #include "data/data_error.h"
 #include "data/dataset_writer.h"
+#include "data/h5_crash_guard.h"
 #include "data/h5_image_file.h"
 #include "data/packers.h"
 #include "data/prefetch_loader.h"
@@ -138,6 +140,45 @@ TEST(BadFiles, MoreLabelsThanMemoryAreRefused) {
   write_unwritten_chunked(f, "labels", H5T_NATIVE_INT64, {n});
   H5Fclose(f);
   expect_error(p, "more than gantry keeps in memory");
+}
+
+// libhdf5 1.10.8 segfaults on this 2 KB file (found by fuzz_h5: a damaged local heap, a failed malloc,
+// then a copy into the null pointer, inside H5Lexists): opening it prints one line naming the file and
+// exits 2 instead (h5_crash_guard.h).
+TEST(BadFilesDeathTest, LibHdf5CrashIsOneLineAndExit2) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const std::string p = std::string(GANTRY_TEST_SOURCE_DIR) + "/fixtures/hdf5-crash-local-heap.h5";
+  EXPECT_EXIT(H5ImageFile f(p), testing::ExitedWithCode(2),
+              "^gantry: .*hdf5-crash-local-heap.h5: libhdf5 crashed reading it \\(SIGSEGV\\): a damaged HDF5 file");
+}
+
+// Only a fault inside a guard is blamed on the file: outside one (before any guard, after one closed),
+// a fault is the crash it always was.
+TEST(BadFilesDeathTest, FaultsOutsideAGuardStillCrash) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto fault = [] {
+    volatile int* volatile p = nullptr;
+    *p = 1;
+  };
+  const gantry::data::h5::CrashLines lines("x.h5");
+  EXPECT_EXIT(
+      {
+        { gantry::data::h5::CrashGuard g(lines); }
+        fault();
+      },
+      testing::KilledBySignal(SIGSEGV), "");
+  EXPECT_EXIT(
+      {
+        gantry::data::h5::CrashGuard g(lines);
+        fault();
+      },
+      testing::ExitedWithCode(2), "^gantry: x.h5: libhdf5 crashed reading it \\(SIGSEGV\\)");
+  EXPECT_EXIT(
+      {
+        { gantry::data::h5::CrashGuard g(lines); }
+        raise(SIGSEGV);
+      },
+      testing::KilledBySignal(SIGSEGV), "");
 }
 
 TEST(BadFiles, MismatchedLabels) {

@@ -4,8 +4,8 @@
 # MPI_Abort's banner. Out-of-range numbers, a table where a value belongs, a
 # folder as --config, an MLP that cannot fit in memory, a run dir that is a
 # file, a run dir of another model, ranks launched with different configs
-# (MPMD), bad diff tolerances; and a stale partial checkpoint of a killed
-# writer is cleaned at the next start.
+# (MPMD), bad diff tolerances, a file on which libhdf5 itself crashes; and a
+# stale partial checkpoint of a killed writer is cleaned at the next start.
 source "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$WORK"
@@ -138,6 +138,19 @@ rc=$?
 [[ $(grep -c '^gantry: ' "$WORK/dmg.err") == 1 ]] && grep -q 'damaged.h5: reading images .*Fletcher32' "$WORK/dmg.err" ||
   fail "a damaged chunk mid-training: not one line naming the file: $(head -5 "$WORK/dmg.err")"
 grep -q MPI_ABORT "$WORK/dmg.err" && fail "a damaged chunk mid-training went through MPI_ABORT: $(head -8 "$WORK/dmg.err")"
+
+# A file on which libhdf5 1.10.8 itself segfaults (found by fuzz_h5): inspect prints one line naming
+# the file and exits 2; training on 2 ranks stops within seconds with that line, no segfault report.
+crash="$HERE/tests/fixtures/hdf5-crash-local-heap.h5"
+one_line 2 "hdf5-crash-local-heap.h5: libhdf5 crashed reading it (SIGSEGV): a damaged HDF5 file" "$GANTRY" inspect "$crash"
+start=$SECONDS
+timeout 120 mpirun -np 2 "${TRAIN[@]}" crash --quiet --set "data.path=\"$crash\"" >"$WORK/crash.log" 2>&1 &&
+  fail "training on a file that crashes libhdf5 succeeded"
+((SECONDS - start < 60)) || fail "training on a file that crashes libhdf5 took $((SECONDS - start)) s to stop"
+grep -q "^gantry: .*hdf5-crash-local-heap.h5: libhdf5 crashed reading it" "$WORK/crash.log" ||
+  fail "2 ranks on a file that crashes libhdf5: no line naming it: $(head -5 "$WORK/crash.log")"
+grep -qi "segmentation fault\|signal 11\|MPI_ABORT" "$WORK/crash.log" &&
+  fail "2 ranks on a file that crashes libhdf5: a crash report: $(head -8 "$WORK/crash.log")"
 
 # diff: tolerances must be finite and non-negative; --rtol sees small tensors.
 one_line 2 "--tol and --rtol must be finite and non-negative" "$GANTRY" diff r/ckpt-000000002.pt r/ckpt-000000002.pt --tol -1
