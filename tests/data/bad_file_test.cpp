@@ -147,9 +147,9 @@ TEST(BadFiles, MoreLabelsThanMemoryAreRefused) {
 // exits 2 instead (h5_crash_guard.h).
 TEST(BadFilesDeathTest, LibHdf5CrashIsOneLineAndExit2) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  const std::string p = std::string(GANTRY_TEST_SOURCE_DIR) + "/fixtures/hdf5-crash-local-heap.h5";
+  const std::string p = std::string(GANTRY_TEST_SOURCE_DIR) + "/fixtures/hdf5-crash-local-heap";
   EXPECT_EXIT(H5ImageFile f(p), testing::ExitedWithCode(2),
-              "^gantry: .*hdf5-crash-local-heap.h5: libhdf5 crashed reading it \\(SIGSEGV\\): a damaged HDF5 file");
+              "^gantry: .*hdf5-crash-local-heap: libhdf5 crashed reading it \\(SIGSEGV\\): a damaged HDF5 file");
 }
 
 // Only a fault inside a guard is blamed on the file: outside one (before any guard, after one closed),
