@@ -1,5 +1,5 @@
 // libhdf5 1.10.8 can crash on a damaged file: it trusts size fields, its malloc
-// fails, and it copies into the null pointer (fuzz/upstream/hdf5-local-heap-*:
+// fails, and it copies into the null pointer (tests/fixtures/hdf5-crash-local-heap:
 // a 2 KB file segfaults inside H5Lexists). gantry cannot fix libhdf5, but a user
 // must see one line naming the file, not a segfault. While a guard is alive, a
 // SIGSEGV, SIGBUS or SIGFPE on the thread that holds it prints
