@@ -236,3 +236,47 @@ TEST(SplitLoss, MatchesTheSeedFormulaWithTheSignDecision) {
       torch::stack({torch::zeros({1, 2, 2}), torch::full({1, 2, 2}, 40.0)}).to(torch::kDouble)};
   EXPECT_LT(split_loss(apart, {1.0}).item<double>(), split_loss(same, {1.0}).item<double>());
 }
+
+// The pair sum runs in blocks of rows (forward) and recomputes each block in backward: every block
+// size, including uneven last blocks and one row per block, gives the reference loss and gradients.
+TEST(SplitLoss, BlocksOfRowsGiveTheSameLossAndGradients) {
+  torch::manual_seed(15);
+  const auto m0 = torch::randn({7, 2, 3, 3}, torch::kDouble) * 30;
+  const auto m1 = torch::randn({7, 5}, torch::kDouble) * 30;
+  const auto w = split_loss_weights(2);
+  auto ref = python_reference(
+      "split_loss", {{"m0", m0}, {"m1", m1}, {"n", torch::tensor(2)}, {"weights", torch::tensor(w, torch::kDouble)}});
+  // block_elements / (B · D): 1 row, 2 rows (blocks 2+2+2), 4 rows (4+2), all 6 rows in one block.
+  for (const int64_t elements : {int64_t{1}, int64_t{7 * 18 * 2}, int64_t{7 * 18 * 4}, int64_t{1} << 22}) {
+    SCOPED_TRACE("block_elements " + std::to_string(elements));
+    std::vector<torch::Tensor> maps = {m0.clone().requires_grad_(true), m1.clone().requires_grad_(true)};
+    SplitLossOptions opt;
+    opt.block_elements = elements;
+    const auto loss = split_loss(maps, w, opt);
+    loss.backward();
+    EXPECT_TRUE(close(loss, ref["loss"], "loss"));
+    EXPECT_TRUE(close(maps[0].grad(), ref["grad_m0"], "grad m0"));
+    EXPECT_TRUE(close(maps[1].grad(), ref["grad_m1"], "grad m1"));
+  }
+}
+
+// The fused node's backward against central differences of its own forward, with an upstream
+// gradient other than 1 (the trainer scales the term by λ) and near-equal rows, where F is small
+// and 1/(F + ε) large.
+TEST(SplitLoss, PairSumGradientMatchesFiniteDifferences) {
+  torch::manual_seed(16);
+  auto m = torch::randn({5, 4}, torch::kDouble) * 30;
+  m[3] = m[1] + 0.5;  // rows 1 and 3 nearly equal
+  const auto x = m.clone().requires_grad_(true);
+  (pair_log_sum(x) * 0.37).backward();
+  const double h = 1e-6;
+  auto fd = torch::zeros_like(m);
+  for (int64_t i = 0; i < m.size(0); ++i)
+    for (int64_t j = 0; j < m.size(1); ++j) {
+      auto p = m.clone(), q = m.clone();
+      p[i][j] += h;
+      q[i][j] -= h;
+      fd[i][j] = 0.37 * (pair_log_sum(p) - pair_log_sum(q)) / (2 * h);
+    }
+  EXPECT_TRUE(torch::allclose(x.grad(), fd, 1e-5, 1e-7)) << x.grad() << "\n" << fd;
+}
