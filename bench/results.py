@@ -13,6 +13,11 @@ paper gives them, the anchor rows to print beside gantry's numbers:
     [[anchor]]          base = "ring"  variant = "pacgan4"  source = "..."  values = {modes = "7.8 ± 0.1"}
     [[prepare]]         creates = "runs/data/x.h5"  run = "{gantry} pack ..."   (made once if missing)
     archive = "docs/data/runs/NAME"   (optional: where finished runs' evaluations are kept, see below)
+    [window]            label = "at the bar, last 20 %"  share = 0.2
+                        all_of = ["modes.captured == modes.total", "modes.high_quality_share >= 0.95"]
+                        (optional: a column with, per run, the share (%) of its evaluations in the last
+                        `share` of the budget that meet every condition, mean ± SE over seeds: how steady
+                        a run is at its budget, which one evaluation at the budget does not show)
 
 For every (seed, variant, base) the runner trains `gantry train --config
 <base> --set <variant> --set train.seed=<seed> --set train.steps=<budget>`
@@ -82,7 +87,54 @@ def load_plan(path):
     for name, v in plan["variants"].items():
         if not all(isinstance(s, str) and "=" in s for s in v.get("set", [])):
             sys.exit(f"results: variant {name}: set must be a list of key=value strings")
+    if "window" in plan:
+        w = plan["window"]
+        if not (isinstance(w.get("share"), (int, float)) and 0 < w["share"] <= 1):
+            sys.exit(f"results: plan {path}: [window] share must be in (0, 1]")
+        try:
+            w["conditions"] = [parse_condition(c) for c in w.get("all_of", [])]
+        except ValueError as e:
+            sys.exit(f"results: plan {path}: [window] {e}")
+        if not w["conditions"]:
+            sys.exit(f"results: plan {path}: [window] needs all_of = [conditions]")
     return plan
+
+
+OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "==": lambda a, b: a == b,
+       ">": lambda a, b: a > b, "<": lambda a, b: a < b}
+
+
+def parse_condition(text):
+    """'PATH OP PATH-or-NUMBER' (OP: >= <= == > <) as (path, op, path or float)."""
+    parts = text.split()
+    if len(parts) != 3 or parts[1] not in OPS:
+        raise ValueError(f"condition '{text}' is not 'path op path-or-number' (op: {' '.join(OPS)})")
+    try:
+        rhs = float(parts[2])
+    except ValueError:
+        rhs = parts[2]
+    return parts[0], parts[1], rhs
+
+
+def meets(event, conditions):
+    """Whether an eval event meets every condition (a missing or non-finite value fails it)."""
+    for path, op, rhs in conditions:
+        a = dig(event, path)
+        b = rhs if isinstance(rhs, float) else dig(event, rhs)
+        if a is None or b is None or not OPS[op](a, b):
+            return False
+    return True
+
+
+def window_share(evals, budget, window):
+    """The share of a run's evaluations in (budget·(1 − share), budget] that meet the window's conditions;
+    None for a run that has not reached the budget or whose evaluations there were imported (no curve)."""
+    if at_budget(evals, budget) is None:
+        return None
+    inside = [e for e in evals if budget * (1 - window["share"]) < e["step"] <= budget]
+    if not inside or any("imported" in e for e in inside):
+        return None
+    return sum(meets(e, window["conditions"]) for e in inside) / len(inside)
 
 
 def run_name(base, variant, seed):
@@ -272,7 +324,10 @@ def report(plan, out, seeds, budgets):
         result["budgets"][str(budget)] = {}
         for b in plan["base"]:
             rows, imported = [], 0
+            window = plan.get("window")
             header = ["variant", "n"] + [m.get("label", k) for k, m in metrics.items()]
+            if window:
+                header.append(window.get("label", f"evaluations meeting the bar, last {window['share']:.0%} (%)"))
             section = [f"## {b['name']} at {budget} steps", "",
                        "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             for v in plan["variants"]:
@@ -286,6 +341,11 @@ def report(plan, out, seeds, budgets):
                     mu, se, n = mean_se(xs)
                     row[k] = {"mean": mu, "se": se, "ci95": ci95(se, n), "n": n, "values": xs}
                     cells.append(fmt(mu, se, m.get("scale", 1.0), m.get("digits", 2)))
+                if window:
+                    xs = [x for x in (window_share(per_seed[sd], budget, window) for sd in finals) if x is not None]
+                    mu, se, n = mean_se(xs)
+                    row["window"] = {"mean": mu, "se": se, "ci95": ci95(se, n), "n": n, "values": xs}
+                    cells.append(fmt(mu, se, 100.0, 0))
                 row["imported"] = sorted(s for s, e in finals.items() if "imported" in e)
                 rows.append(row)
                 if finals:
@@ -298,7 +358,7 @@ def report(plan, out, seeds, budgets):
                 if a["base"] != b["name"]:
                     continue
                 cells = [f"{a['variant']} ({a['source']})", str(a.get("n", ""))]
-                cells += [a["values"].get(k, "–") for k in metrics]
+                cells += [a["values"].get(k, "–") for k in metrics] + (["–"] if window else [])
                 section.append("| " + " | ".join(cells) + " |")
             if imported:
                 section += ["", f"({imported} of these runs: values imported from an earlier published JSON, "

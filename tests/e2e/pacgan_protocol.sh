@@ -95,6 +95,10 @@ path = "modes.captured"
 [metrics.hq]
 path = "modes.high_quality_share"
 scale = 100.0
+[window]
+label = "steady"
+share = 1.0
+all_of = ["step >= 6", "modes.captured <= modes.total"]
 [[anchor]]
 base = "ring"
 variant = "PacGAN2"
@@ -124,10 +128,24 @@ for row in table:
         assert abs(row[key]["mean"] - xs.mean()) < 1e-12
         assert abs(row[key]["se"] - xs.std(ddof=1) / math.sqrt(2)) < 1e-12
         assert abs(row[key]["ci95"] - 12.706 * row[key]["se"]) < 1e-9  # t_{0.975, 1}
+    # [window] share 1.0: per run, the share of its evaluations in (0, 8] (steps 4 and 8) meeting both
+    # conditions (8 steps capture no mode yet, so the conditions are on the step and a path-to-path bound).
+    shares = []
+    for s in (0, 1):
+        evals = [json.loads(l) for l in open(out / "runs" / f"ring-{row['variant']}-s{s}" / "metrics.jsonl")
+                 if '"event":"eval"' in l]
+        shares.append(np.mean([e["step"] >= 6 and e["modes"]["captured"] <= e["modes"]["total"] for e in evals]))
+    assert np.allclose(row["window"]["values"], shares), (row["window"], shares)
+    assert abs(row["window"]["mean"] - np.mean(shares)) < 1e-12
 md = (out / "results.md").read_text()
 assert "## ring at 8 steps" in md and "| pack2 | 2 |" in md and "PacGAN2 (a paper)" in md, md
+assert "| steady |" in md and all(l.count("|") == 6 for l in md.splitlines() if l.startswith("| ")), md
 assert (out / "curves-ring-modes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 PY
+# A [window] that cannot be evaluated is refused before anything runs, in one line.
+sed 's/^all_of = .*/all_of = ["modes.captured ~ 2"]/' plan.toml >badplan.toml
+"$PY" "$repo/bench/results.py" --plan badplan.toml --out res --report-only >bad.log 2>&1 && fail "a bad [window] was accepted"
+[[ $(wc -l <bad.log) == 1 ]] && grep -q "condition 'modes.captured ~ 2'" bad.log || fail "bad [window]: $(cat bad.log)"
 # Resume: the four runs are found finished; nothing is trained again.
 "$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 8 --seeds 0-1 --jobs 2 --gantry "$GANTRY" \
   >res2.log 2>&1 || fail "results rerun: $(tail -5 res2.log)"
