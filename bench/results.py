@@ -12,6 +12,7 @@ paper gives them, the anchor rows to print beside gantry's numbers:
     [metrics.modes]     path = "modes.captured"   label = "modes"
     [[anchor]]          base = "ring"  variant = "pacgan4"  source = "..."  values = {modes = "7.8 ± 0.1"}
     [[prepare]]         creates = "runs/data/x.h5"  run = "{gantry} pack ..."   (made once if missing)
+    [[base]] frozen = true   (a base whose runs are only in the archive: tabulated, never run again)
     archive = "docs/data/runs/NAME"   (optional: where finished runs' evaluations are kept, see below)
     [window]            label = "at the bar, last 20 %"  share = 0.2
                         all_of = ["modes.captured == modes.total", "modes.high_quality_share >= 0.95"]
@@ -499,8 +500,11 @@ def main():
     unknown = (only - set(plan["variants"])) | (bases - {b["name"] for b in plan["base"]})
     if unknown:
         sys.exit(f"results: unknown variants or bases: {', '.join(sorted(unknown))}")
+    frozen = sorted(b["name"] for b in plan["base"] if b.get("frozen") and b["name"] in bases)
+    if frozen:
+        print(f"results: frozen bases (archive only, not run): {', '.join(frozen)}", flush=True)
     jobs = [(s, v, b) for s in seeds for v in plan["variants"] if v in only
-            for b in plan["base"] if b["name"] in bases]
+            for b in plan["base"] if b["name"] in bases and not b.get("frozen")]
     env = dict(os.environ, GANTRY_DEVICE=os.environ.get("GANTRY_DEVICE", "cpu"), GANTRY_THREADS="1",
                OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     lock = threading.Lock()

@@ -42,9 +42,10 @@ case "$lane" in
     # off at 93-94 % high quality from 160k to 200k (archived: this step is skipped unless the archive is gone).
     log "grid search: TTUR + G_ema to 200k"
     results --plan bench/plans/pacgan2d_search.toml --steps 200000 --bases grid --seeds 0 --only pacgan4_ttur_ema
-    # Section 2's unmeasured rows first (~1 h of one core per run), while lane A runs the grid candidate's seeds.
-    log "Fashion-MNIST: SN, SN + DiReAL, PGN, 3 seeds at 10 epochs"
-    results --plan bench/plans/fmnist_direal.toml --steps 9380 --seeds 0-2 --only sn,sn_direal,pgn
+    # Section 2's unmeasured rows first (~1 h of one core per run), while lane A runs the grid candidate's seeds,
+    # with the baseline again: the first campaign's classifier is lost, so these runs use the one in git.
+    log "Fashion-MNIST (pinned classifier): SN, SN + DiReAL, PGN, baseline, 3 seeds at 10 epochs"
+    results --plan bench/plans/fmnist_direal.toml --steps 9380 --seeds 0-2 --bases fmnist_pinned --only sn,sn_direal,pgn,baseline
     # The grid's candidate (search seed 0: 25 modes / 95.1-96.6 % from 87k to 100k): its 10-seed row at 100k,
     # ~2 h of one core per seed. The runners' locks give each seed to one lane.
     log "grid candidate: TTUR + banks + G_ema, 10 seeds at 100k"
@@ -52,8 +53,8 @@ case "$lane" in
     # The candidate's control: the same single G call (BN over 400 fakes), no banks (search seed 0 stopped at 54k).
     log "grid search: the BN-400 control to 100k"
     results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_bn400_ema
-    log "Fashion-MNIST: DiReAL with the paper's weights, 3 seeds at 10 epochs"
-    results --plan bench/plans/fmnist_direal.toml --steps 9380 --seeds 0-2 --only direal_paper
+    log "Fashion-MNIST (pinned classifier): DiReAL with both presets, 3 seeds at 10 epochs"
+    results --plan bench/plans/fmnist_direal.toml --steps 9380 --seeds 0-2 --bases fmnist_pinned --only direal,direal_paper
     ;;
   *)
     echo "bench/results_campaign.sh: lane must be A or B, not '$lane'" >&2

@@ -86,6 +86,10 @@ name = "ring"
 config = "$repo/configs/pacgan_ring8.toml"
 set = ["data.batch=20", "data.mixture_pool=100", "eval.every=4", "eval.count=300", "train.checkpoint_every=4",
        "log.sample_every=100"]
+[[base]]
+name = "old"
+frozen = true
+config = "$repo/configs/pacgan_ring8.toml"
 [variants.gan]
 set = []
 [variants.pack2]
@@ -142,6 +146,9 @@ assert "## ring at 8 steps" in md and "| pack2 | 2 |" in md and "PacGAN2 (a pape
 assert "| steady |" in md and all(l.count("|") == 6 for l in md.splitlines() if l.startswith("| ")), md
 assert (out / "curves-ring-modes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 PY
+# A frozen base is tabulated from the archive but never run.
+grep -q "frozen bases (archive only, not run): old" res.log || fail "frozen base not announced: $(head -3 res.log)"
+compgen -G "res/runs/old-*" >/dev/null && fail "a frozen base was run: $(ls res/runs)"
 # A [window] that cannot be evaluated is refused before anything runs, in one line.
 sed 's/^all_of = .*/all_of = ["modes.captured ~ 2"]/' plan.toml >badplan.toml
 "$PY" "$repo/bench/results.py" --plan badplan.toml --out res --report-only >bad.log 2>&1 && fail "a bad [window] was accepted"
