@@ -13,6 +13,12 @@ paper gives them, the anchor rows to print beside gantry's numbers:
     [[anchor]]          base = "ring"  variant = "pacgan4"  source = "..."  values = {modes = "7.8 ± 0.1"}
     [[prepare]]         creates = "runs/data/x.h5"  run = "{gantry} pack ..."   (made once if missing)
     [[base]] frozen = true   (a base whose runs are only in the archive: tabulated, never run again)
+    wide = ["modes", "hq"]   (optional: also one table per budget with every base side by side, a row per
+                        variant, per base n and these metrics (or "window"): PacGAN Table 1's layout; only
+                        at budgets where two or more bases have runs)
+    [[best]]            label = "..."  ring = { variant = "a", steps = 50000 }  grid = { variant = "b", steps = 100000 }
+                        (optional: rows of chosen variants at chosen budgets per base, in one such table
+                        with the anchors, titled by the plan's best_title; results.json "best")
     archive = "docs/data/runs/NAME"   (optional: where finished runs' evaluations are kept, see below)
     [window]            label = "at the bar, last 20 %"  share = 0.2
                         all_of = ["modes.captured == modes.total", "modes.high_quality_share >= 0.95"]
@@ -88,6 +94,17 @@ def load_plan(path):
     for name, v in plan["variants"].items():
         if not all(isinstance(s, str) and "=" in s for s in v.get("set", [])):
             sys.exit(f"results: variant {name}: set must be a list of key=value strings")
+    for k in plan.get("wide", []):
+        if k not in plan["metrics"] and not (k == "window" and "window" in plan):
+            sys.exit(f"results: plan {path}: wide names '{k}', which is neither a metric nor a [window]")
+    bases = {b["name"] for b in plan["base"]}
+    for e in plan.get("best", []):
+        chosen = {k: x for k, x in e.items() if k != "label"}
+        if not isinstance(e.get("label"), str) or not chosen or any(
+                k not in bases or not isinstance(x, dict) or x.get("variant") not in plan["variants"]
+                or not isinstance(x.get("steps"), int) for k, x in chosen.items()):
+            sys.exit(f"results: plan {path}: each [[best]] needs a label and, per base, "
+                     "{ variant = <a variant>, steps = <int> }")
     if "window" in plan:
         w = plan["window"]
         if not (isinstance(w.get("share"), (int, float)) and 0 < w["share"] <= 1):
@@ -321,6 +338,14 @@ def report(plan, out, seeds, budgets):
     md = [f"# {plan.get('title', plan.get('name', 'results'))}", ""]
     if plan.get("description"):
         md += [plan["description"].strip(), ""]
+    if plan.get("best"):
+        # Each [[best]] row: a chosen variant and budget per base (e.g. each mixture's candidate at its budget).
+        entries = [(e["label"], {b: {**summarize(plan, data.get((b, e[b]["variant"]), {}), e[b]["variant"], e[b]["steps"]),
+                                     "steps": e[b]["steps"]}
+                                 for b in (x["name"] for x in plan["base"]) if b in e})
+                   for e in plan["best"]]
+        result["best"] = [{"label": label, **rows} for label, rows in entries]
+        md += wide_table(plan, plan.get("best_title", "the chosen rows against the anchors"), entries)
     for budget in budgets:
         result["budgets"][str(budget)] = {}
         for b in plan["base"]:
@@ -332,24 +357,14 @@ def report(plan, out, seeds, budgets):
             section = [f"## {b['name']} at {budget} steps", "",
                        "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             for v in plan["variants"]:
-                per_seed = data.get((b["name"], v), {})
-                finals = {s: at_budget(ev, budget) for s, ev in per_seed.items()}
-                finals = {s: e for s, e in finals.items() if e is not None}
-                row = {"variant": v, "seeds": sorted(finals)}
-                cells = [v, str(len(finals))]
+                row = summarize(plan, data.get((b["name"], v), {}), v, budget)
+                cells = [v, str(len(row["seeds"]))]
                 for k, m in metrics.items():
-                    xs = [x for x in (dig(e, m["path"]) for e in finals.values()) if x is not None]
-                    mu, se, n = mean_se(xs)
-                    row[k] = {"mean": mu, "se": se, "ci95": ci95(se, n), "n": n, "values": xs}
-                    cells.append(fmt(mu, se, m.get("scale", 1.0), m.get("digits", 2)))
+                    cells.append(fmt(row[k]["mean"], row[k]["se"], m.get("scale", 1.0), m.get("digits", 2)))
                 if window:
-                    xs = [x for x in (window_share(per_seed[sd], budget, window) for sd in finals) if x is not None]
-                    mu, se, n = mean_se(xs)
-                    row["window"] = {"mean": mu, "se": se, "ci95": ci95(se, n), "n": n, "values": xs}
-                    cells.append(fmt(mu, se, 100.0, 0))
-                row["imported"] = sorted(s for s, e in finals.items() if "imported" in e)
+                    cells.append(fmt(row["window"]["mean"], row["window"]["se"], 100.0, 0))
                 rows.append(row)
-                if finals:
+                if row["seeds"]:
                     section.append("| " + " | ".join(cells) + " |")
                     imported += len(row["imported"])
             result["budgets"][str(budget)][b["name"]] = rows
@@ -365,10 +380,82 @@ def report(plan, out, seeds, budgets):
                 section += ["", f"({imported} of these runs: values imported from an earlier published JSON, "
                                 "so no curves.)"]
             md += section + [""]
+        if plan.get("wide"):
+            tables = result["budgets"][str(budget)]
+            entries = [(v, {b: next(r for r in rows if r["variant"] == v) for b, rows in tables.items()})
+                       for v in plan["variants"]]
+            # Only where two or more bases have runs: with one it would repeat that base's table.
+            md += wide_table(plan, f"all bases at {budget} steps (Table 1's layout)", entries, min_bases=2)
     (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "results.md").write_text("\n".join(md) + "\n")
     plot_curves(plan, out, data)
     return "\n".join(md)
+
+
+def summarize(plan, per_seed, variant, budget):
+    """One table row: mean ± SE over seeds of each metric (and the [window] share) at the last evaluation at or
+    before `budget` of every run ({seed: eval events}) that reached it."""
+    finals = {s: at_budget(ev, budget) for s, ev in per_seed.items()}
+    finals = {s: e for s, e in finals.items() if e is not None}
+    row = {"variant": variant, "seeds": sorted(finals)}
+    for k, m in plan["metrics"].items():
+        xs = [x for x in (dig(e, m["path"]) for e in finals.values()) if x is not None]
+        mu, se, n = mean_se(xs)
+        row[k] = {"mean": mu, "se": se, "ci95": ci95(se, n), "n": n, "values": xs}
+    if plan.get("window"):
+        xs = [x for x in (window_share(per_seed[sd], budget, plan["window"]) for sd in finals) if x is not None]
+        mu, se, n = mean_se(xs)
+        row["window"] = {"mean": mu, "se": se, "ci95": ci95(se, n), "n": n, "values": xs}
+    row["imported"] = sorted(s for s, e in finals.items() if "imported" in e)
+    return row
+
+
+def wide_table(plan, title, entries, min_bases=1):
+    """Markdown lines of one table with every base side by side, laid out like PacGAN's Table 1: a row per
+    entry (label, {base: summarize() row}), per base a group of columns (n, then the plan's `wide` metrics),
+    then the anchors; only bases where some entry has a run, and nothing if fewer than min_bases have one."""
+    metrics = plan["metrics"]
+    keys = plan.get("wide") or list(metrics)
+    bases = [b["name"] for b in plan["base"] if any(rows.get(b["name"], {}).get("seeds") for _, rows in entries)]
+    if len(bases) < max(1, min_bases):
+        return []
+
+    def label(k):
+        if k == "window":
+            return plan["window"].get("label", "at the bar (%)")
+        return metrics[k].get("label", k)
+
+    header = ["variant"]
+    for b in bases:
+        header += [f"{b}: n"] + [f"{b}: {label(k)}" for k in keys]
+    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, rows in entries:
+        if not any(rows.get(b, {}).get("seeds") for b in bases):
+            continue
+        cells = [label]
+        for b in bases:
+            row = rows.get(b)
+            if not row or not row["seeds"]:
+                cells += ["–"] * (1 + len(keys))
+                continue
+            n = str(len(row["seeds"])) + (f" @ {row['steps']:,}" if "steps" in row else "")
+            cells.append(n)
+            for k in keys:
+                m = metrics.get(k, {"scale": 100.0, "digits": 0})  # "window": a share, in %
+                cells.append(fmt(row[k]["mean"], row[k]["se"], m.get("scale", 1.0), m.get("digits", 2)))
+        lines.append("| " + " | ".join(cells) + " |")
+    anchors = {}
+    for a in plan.get("anchor", []):
+        if a["base"] in bases:
+            anchors.setdefault((a["variant"], a["source"]), {})[a["base"]] = a
+    for (variant, source), per_base in anchors.items():
+        cells = [f"{variant} ({source})"]
+        for b in bases:
+            a = per_base.get(b)
+            cells.append(str(a.get("n", "")) if a else "–")
+            cells += [a["values"].get(k, "–") if a else "–" for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def publish(plan, out, doc, md):

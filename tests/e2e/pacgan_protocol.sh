@@ -81,6 +81,11 @@ expect_bad "unknown mixture" "pacgan_ring8, pacgan_grid25" 1 --set data.mixture=
 cat >plan.toml <<TOML
 name = "tiny"
 archive = "arch"
+wide = ["hq", "window"]
+best_title = "picked"
+[[best]]
+label = "pack2 at 4"
+ring = { variant = "pack2", steps = 4 }
 [[base]]
 name = "ring"
 config = "$repo/configs/pacgan_ring8.toml"
@@ -99,6 +104,8 @@ path = "modes.captured"
 [metrics.hq]
 path = "modes.high_quality_share"
 scale = 100.0
+[metrics.at]
+path = "step"
 [window]
 label = "steady"
 share = 1.0
@@ -111,6 +118,11 @@ values = { modes = "7.9" }
 TOML
 "$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 8 --seeds 0-1 --jobs 2 --gantry "$GANTRY" \
   >res.log 2>&1 || fail "results runner: $(tail -5 res.log)"
+# The frozen base gets archived runs (copies of ring's) and is tabulated from them; a second base with runs
+# brings the per-budget table of all bases side by side.
+for f in arch/ring-*.jsonl; do cp "$f" "arch/old-${f#arch/ring-}"; done
+"$PY" "$repo/bench/results.py" --plan plan.toml --out res --seeds 0-1 --report-only --report-steps 8 >/dev/null 2>&1 ||
+  fail "report with the frozen base's archive"
 "$PY" - res <<'PY' || fail "results table"
 import json, math, sys
 from pathlib import Path
@@ -143,9 +155,27 @@ for row in table:
     assert abs(row["window"]["mean"] - np.mean(shares)) < 1e-12
 md = (out / "results.md").read_text()
 assert "## ring at 8 steps" in md and "| pack2 | 2 |" in md and "PacGAN2 (a paper)" in md, md
-assert "| steady |" in md and all(l.count("|") == 6 for l in md.splitlines() if l.startswith("| ")), md
+narrow = md[md.index("## ring at 8 steps"):md.index("## all bases at 8 steps")]
+assert "| steady |" in narrow and all(l.count("|") == 7 for l in narrow.splitlines() if l.startswith("| ")), md
+# wide: one group of columns per base that has runs (the frozen base has none): n, hq, the window share.
+wide = md[md.index("## all bases at 8 steps (Table 1's layout)"):]
+assert "| variant | ring: n | ring: hq | ring: steady | old: n | old: hq | old: steady |" in wide, wide
+for row in table:
+    hq, w = row["hq"], row["window"]
+    group = f"2 | {hq['mean'] * 100:.2f} ± {hq['se'] * 100:.2f} | {w['mean'] * 100:.0f} ± {w['se'] * 100:.0f}"
+    assert f"| {row['variant']} | {group} | {group} |" in wide, wide
+# [[best]]: pack2 at step 4 (the first evaluation), first in the report, also in the JSON.
+assert md.index("## picked") < md.index("## ring at 8 steps"), md
+best = json.loads((out / "results.json").read_text())["best"]
+assert best[0]["label"] == "pack2 at 4" and best[0]["ring"]["steps"] == 4 and best[0]["ring"]["seeds"] == [0, 1], best
+at4 = [[e["modes"]["high_quality_share"] for e in map(json.loads, open(out / "runs" / f"ring-pack2-s{s}" / "metrics.jsonl"))
+        if e.get("event") == "eval" and e["step"] == 4][-1] for s in (0, 1)]
+assert np.allclose(best[0]["ring"]["hq"]["values"], at4), (best, at4)
+assert best[0]["ring"]["at"]["values"] == [4, 4], best  # the evaluation at the row's own budget
+assert "| pack2 at 4 | 2 @ 4 |" in md, md
 assert (out / "curves-ring-modes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 PY
+rm arch/old-*.jsonl  # the frozen base's copies served the tables above
 # A frozen base is tabulated from the archive but never run.
 grep -q "frozen bases (archive only, not run): old" res.log || fail "frozen base not announced: $(head -3 res.log)"
 compgen -G "res/runs/old-*" >/dev/null && fail "a frozen base was run: $(ls res/runs)"
