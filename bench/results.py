@@ -67,6 +67,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tomllib
@@ -94,6 +95,8 @@ def load_plan(path):
     for name, v in plan["variants"].items():
         if not all(isinstance(s, str) and "=" in s for s in v.get("set", [])):
             sys.exit(f"results: variant {name}: set must be a list of key=value strings")
+    if not isinstance(plan.get("wide", []), list) or not isinstance(plan.get("best", []), list):
+        sys.exit(f"results: plan {path}: wide must be a list of metric names and best an array ([[best]])")
     for k in plan.get("wide", []):
         if k not in plan["metrics"] and not (k == "window" and "window" in plan):
             sys.exit(f"results: plan {path}: wide names '{k}', which is neither a metric nor a [window]")
@@ -102,15 +105,17 @@ def load_plan(path):
         chosen = {k: x for k, x in e.items() if k != "label"}
         if not isinstance(e.get("label"), str) or not chosen or any(
                 k not in bases or not isinstance(x, dict) or x.get("variant") not in plan["variants"]
-                or not isinstance(x.get("steps"), int) for k, x in chosen.items()):
+                or type(x.get("steps")) is not int or x["steps"] < 1 for k, x in chosen.items()):
             sys.exit(f"results: plan {path}: each [[best]] needs a label and, per base, "
                      "{ variant = <a variant>, steps = <int> }")
     if "window" in plan:
         w = plan["window"]
         if not (isinstance(w.get("share"), (int, float)) and 0 < w["share"] <= 1):
             sys.exit(f"results: plan {path}: [window] share must be in (0, 1]")
+        if not isinstance(w.get("all_of"), list) or not all(isinstance(c, str) for c in w["all_of"]):
+            sys.exit(f"results: plan {path}: [window] all_of must be a list of 'path op path-or-number' strings")
         try:
-            w["conditions"] = [parse_condition(c) for c in w.get("all_of", [])]
+            w["conditions"] = [parse_condition(c) for c in w["all_of"]]
         except ValueError as e:
             sys.exit(f"results: plan {path}: [window] {e}")
         if not w["conditions"]:
@@ -131,6 +136,8 @@ def parse_condition(text):
         rhs = float(parts[2])
     except ValueError:
         rhs = parts[2]
+    if isinstance(rhs, float) and not math.isfinite(rhs):
+        raise ValueError(f"condition '{text}' compares with a non-finite number")
     return parts[0], parts[1], rhs
 
 
@@ -144,6 +151,10 @@ def meets(event, conditions):
     return True
 
 
+def window_label(window):
+    return window.get("label", f"evaluations meeting the bar, last {window['share']:.0%} (%)")
+
+
 def window_share(evals, budget, window):
     """The share of a run's evaluations in (budget·(1 − share), budget] that meet the window's conditions;
     None for a run that has not reached the budget or whose evaluations there were imported (no curve)."""
@@ -151,6 +162,10 @@ def window_share(evals, budget, window):
         return None
     inside = [e for e in evals if budget * (1 - window["share"]) < e["step"] <= budget]
     if not inside or any("imported" in e for e in inside):
+        return None
+    # A path that no evaluation has (a typo, a metric this run does not log) gives no share, not 0 %.
+    paths = [p for path, _, rhs in window["conditions"] for p in (path, rhs) if isinstance(p, str)]
+    if any(all(dig(e, p) is None for e in inside) for p in paths):
         return None
     return sum(meets(e, window["conditions"]) for e in inside) / len(inside)
 
@@ -211,8 +226,10 @@ def archive_run(plan, out, name):
 def write_events(path, evals):
     """Writes eval events as JSON lines, atomically: a kill leaves the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in evals))
+    # A temporary name of its own: two runners (the campaign's lanes) may archive the same run at once.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in evals))
     os.replace(tmp, path)
 
 
@@ -314,7 +331,10 @@ def collect(plan, out, seeds):
         for v in plan["variants"]:
             for s in seeds:
                 name = run_name(b["name"], v, s)
-                evals, _ = read_events(out / "runs" / name, archived(plan, name))
+                if b.get("frozen"):  # the archive alone: a local run dir of that name is not one of its runs
+                    evals = eval_lines(archived(plan, name)) if archive_dir(plan) else []
+                else:
+                    evals, _ = read_events(out / "runs" / name, archived(plan, name))
                 if evals:
                     data.setdefault((b["name"], v), {})[s] = evals
     return data
@@ -329,8 +349,17 @@ def at_budget(evals, budget):
 
 
 def report(plan, out, seeds, budgets):
+    # One report at a time per campaign folder (the two lanes share one): they rewrite the same files.
+    with open(out / ".report.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return locked_report(plan, out, seeds, budgets)
+
+
+def locked_report(plan, out, seeds, budgets):
+    frozen = tuple(f"{b['name']}-" for b in plan["base"] if b.get("frozen"))
     for run_dir in sorted((out / "runs").glob("*/")):
-        if (run_dir / "metrics.jsonl").exists():
+        # A frozen base's archive is final: nothing local is merged into it.
+        if (run_dir / "metrics.jsonl").exists() and not (frozen and run_dir.name.startswith(frozen)):
             archive_run(plan, out, run_dir.name)
     data = collect(plan, out, seeds)
     metrics = plan["metrics"]
@@ -353,7 +382,7 @@ def report(plan, out, seeds, budgets):
             window = plan.get("window")
             header = ["variant", "n"] + [m.get("label", k) for k, m in metrics.items()]
             if window:
-                header.append(window.get("label", f"evaluations meeting the bar, last {window['share']:.0%} (%)"))
+                header.append(window_label(window))
             section = [f"## {b['name']} at {budget} steps", "",
                        "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             for v in plan["variants"]:
@@ -422,17 +451,17 @@ def wide_table(plan, title, entries, min_bases=1):
 
     def label(k):
         if k == "window":
-            return plan["window"].get("label", "at the bar (%)")
+            return window_label(plan["window"])
         return metrics[k].get("label", k)
 
     header = ["variant"]
     for b in bases:
         header += [f"{b}: n"] + [f"{b}: {label(k)}" for k in keys]
     lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, rows in entries:
+    for entry_label, rows in entries:
         if not any(rows.get(b, {}).get("seeds") for b in bases):
             continue
-        cells = [label]
+        cells = [entry_label]
         for b in bases:
             row = rows.get(b)
             if not row or not row["seeds"]:

@@ -1,12 +1,12 @@
-// Split loss benchmark (JSON on stdout): the fused pair sum (reg::split_loss: one autograd node,
-// blocks of rows, recomputed in backward) against the row loop it replaced (one autograd chain per
-// row of the batch, kept here as the baseline), forward + backward per shape:
+// Split loss benchmark (JSON on stdout): the fused pair sum (reg::split_loss: one autograd node that
+// computes its gradient in forward, block by block of rows) against the row loop it replaced (one
+// autograd chain per row of the batch, kept here as the baseline), forward + backward per shape:
 //   mlp-b100 / mlp-b400: the 2-D protocol's banks (2 maps of 400 per sample) at batch 100 and 400;
 //   conv-b64: two sdeconv maps of an image G (64 × 8 × 8 and 32 × 16 × 16) at batch 64.
-// Alternating reps, medians; the ratio is baseline / fused. retained_mib is what the heap holds
-// between forward and backward (what autograd saved), from mallinfo2. max_abs_diff compares the
-// two implementations' loss and gradients, as a sanity check (tests/reg check the formula).
-// Run: build/bench/bench_split_loss [--reps N] [--threads N] [--block-elements N (the fused node's block)]
+// Alternating reps (the order swaps every rep), medians; the ratio is baseline / fused. retained_mib is what the heap
+// holds between forward and backward (what autograd saved), from mallinfo2. max_abs_diff compares the two
+// implementations' loss and gradients, as a sanity check (tests/reg check the formula). Run:
+// build/bench/bench_split_loss [--reps N] [--threads N] [--block-elements N (the fused node's block)]
 #include <malloc.h>
 #include <torch/torch.h>
 
@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -28,9 +29,15 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+// Bytes the heap holds (glibc: in-use chunks plus mmapped ones); NaN where mallinfo2 is missing (glibc < 2.33).
 double heap_mib() {
+#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 33)
   const auto mi = mallinfo2();
   return static_cast<double>(mi.uordblks + mi.hblkhd) / (1 << 20);
+#endif
+#endif
+  return std::numeric_limits<double>::quiet_NaN();
 }
 
 // The implementation before the fused node: per row k, rows k+1..B−1 through tanh(((·)/25)^4).
@@ -82,11 +89,22 @@ nlohmann::json bench(const std::string& name, const std::vector<std::vector<int6
   std::vector<double> fused_t, rowloop_t, fused_mib, rowloop_mib;
   double diff = 0;
   for (int r = 0; r < reps + 1; ++r) {  // rep 0 warms up
-    const auto f = forward_backward(data, w, [&](const auto& m, const auto& wt) { return gantry::reg::split_loss(m, wt, fused); });
-    const auto l = forward_backward(data, w, rowloop_split_loss);
+    const auto run_fused = [&] {
+      return forward_backward(data, w,
+                              [&](const auto& m, const auto& wt) { return gantry::reg::split_loss(m, wt, fused); });
+    };
+    Run f, l;
+    if (r % 2) {
+      l = forward_backward(data, w, rowloop_split_loss);
+      f = run_fused();
+    } else {
+      f = run_fused();
+      l = forward_backward(data, w, rowloop_split_loss);
+    }
     if (r == 0) {
       diff = (f.loss - l.loss).abs().item<double>();
-      for (size_t i = 0; i < f.grads.size(); ++i) diff = std::max(diff, (f.grads[i] - l.grads[i]).abs().max().item<double>());
+      for (size_t i = 0; i < f.grads.size(); ++i)
+        diff = std::max(diff, (f.grads[i] - l.grads[i]).abs().max().item<double>());
       continue;
     }
     fused_t.push_back(f.seconds);
@@ -130,12 +148,18 @@ int main(int argc, char** argv) {
       fused.block_elements = parse_int(argv[i], argv[i + 1]);
       ++i;
     } else {
-      std::fprintf(stderr, "bench_split_loss: unknown argument '%s' (flags: --reps N, --threads N, --block-elements N)\n", argv[i]);
+      std::fprintf(stderr,
+                   "bench_split_loss: unknown argument '%s' (flags: --reps N, --threads N, --block-elements N)\n",
+                   argv[i]);
       return 2;
     }
   }
   torch::set_num_threads(threads);
-  nlohmann::json out = {{"bench", "split_loss"}, {"reps", reps}, {"threads", threads}, {"block_elements", fused.block_elements}, {"cases", nlohmann::json::array()}};
+  nlohmann::json out = {{"bench", "split_loss"},
+                        {"reps", reps},
+                        {"threads", threads},
+                        {"block_elements", fused.block_elements},
+                        {"cases", nlohmann::json::array()}};
   out["cases"].push_back(bench("mlp-b100", {{100, 400}, {100, 400}}, reps, fused));
   out["cases"].push_back(bench("mlp-b400", {{400, 400}, {400, 400}}, reps, fused));
   out["cases"].push_back(bench("conv-b64", {{64, 64, 8, 8}, {64, 32, 16, 16}}, reps, fused));

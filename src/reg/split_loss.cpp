@@ -59,6 +59,9 @@ struct PairLogSum : torch::autograd::Function<PairLogSum> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    // The saved gradient has no graph back to m: a second derivative would silently be 0, so refuse one.
+    if (torch::GradMode::is_enabled())
+      throw std::logic_error("split loss: the pair sum is differentiable once (no create_graph through it)");
     const auto saved = ctx->get_saved_variables();
     return {saved[0] * grad_out[0], torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
@@ -75,6 +78,9 @@ std::vector<double> split_loss_weights(size_t n) {
 torch::Tensor pair_log_sum(const torch::Tensor& m, const SplitLossOptions& options) {
   if (m.dim() != 2) throw std::invalid_argument("split loss: pair_log_sum takes a (B, D) matrix");
   if (m.size(0) < 2) throw std::invalid_argument("split loss needs at least 2 samples per rank");
+  // ε > 0 keeps the masked-out pairs (k ≥ j, where F can be 0) finite: they are multiplied by 0, not skipped.
+  if (!(options.eps > 0)) throw std::invalid_argument("split loss: eps must be positive");
+  if (options.block_elements < 1) throw std::invalid_argument("split loss: block_elements must be positive");
   return PairLogSum::apply(m.contiguous(), options.eps, options.block_elements,
                            m.requires_grad() && torch::GradMode::is_enabled());
 }

@@ -13,7 +13,8 @@
 // gradient in forward, block by block of rows, while tanh(s⁴) is at hand: it
 // keeps one B × D matrix instead of the O(B² · map size) that autograd saves
 // for the elementwise ops, computes tanh once, and issues a few ops per block
-// instead of ~10 per row (bench/split_loss_bench.cpp).
+// instead of ~10 per row (bench/split_loss_bench.cpp). It is differentiable
+// once: backward under create_graph throws.
 #pragma once
 #include <torch/torch.h>
 
@@ -23,9 +24,9 @@
 namespace gantry::reg {
 
 struct SplitLossOptions {
-  double eps = 1e-8;  // inside the log: log(F + ε)
+  double eps = 1e-8;  // inside the log: log(F + ε); must be > 0
   // Elements of one block of pair differences (rows × B × map size); a block is at least one row.
-  // 2^18 floats = 1 MiB per temporary (a block holds three): cache-sized blocks ran ~2× faster than
+  // 2^18 floats = 1 MiB per temporary (a block holds two): cache-sized blocks ran ~2× faster than
   // 16 MiB ones at batch 100 (bench/split_loss_bench.cpp --block-elements).
   int64_t block_elements = int64_t{1} << 18;
 };

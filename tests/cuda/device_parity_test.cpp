@@ -594,12 +594,19 @@ TEST(CudaParity, SplitLoss) {
                                            host_normal({4, 3, 16, 16}, 83) * 30};
   expect_same_on_both(
       [&](bool dev) {
-        std::vector<torch::Tensor> m;
-        for (const auto& h : maps) m.push_back(put(dev, h).requires_grad_(true));
-        const auto l = reg::split_loss(m, reg::split_loss_weights(m.size()));
-        l.backward();
-        Named out = {{"loss", l}};
-        for (size_t i = 0; i < m.size(); ++i) out.emplace_back("dloss/dmap" + std::to_string(i), m[i].grad());
+        Named out;
+        // The default block, one row per block, and 2 + 1 rows for the 768-wide map, on both devices.
+        for (const int64_t block : {int64_t{1} << 18, int64_t{1}, int64_t{4 * 768 * 2}}) {
+          std::vector<torch::Tensor> m;
+          for (const auto& h : maps) m.push_back(put(dev, h).requires_grad_(true));
+          reg::SplitLossOptions opt;
+          opt.block_elements = block;
+          const auto l = reg::split_loss(m, reg::split_loss_weights(m.size()), opt);
+          l.backward();
+          const auto tag = " (block " + std::to_string(block) + ")";
+          out.emplace_back("loss" + tag, l);
+          for (size_t i = 0; i < m.size(); ++i) out.emplace_back("dloss/dmap" + std::to_string(i) + tag, m[i].grad());
+        }
         return out;
       },
       kTol64, "split loss");

@@ -108,7 +108,7 @@ scale = 100.0
 path = "step"
 [window]
 label = "steady"
-share = 1.0
+share = 0.5
 all_of = ["step >= 6", "modes.captured <= modes.total"]
 [[anchor]]
 base = "ring"
@@ -120,7 +120,7 @@ TOML
   >res.log 2>&1 || fail "results runner: $(tail -5 res.log)"
 # The frozen base gets archived runs (copies of ring's) and is tabulated from them; a second base with runs
 # brings the per-budget table of all bases side by side.
-for f in arch/ring-*.jsonl; do cp "$f" "arch/old-${f#arch/ring-}"; done
+for f in arch/ring-*-s0.jsonl; do cp "$f" "arch/old-${f#arch/ring-}"; done  # seed 0 only: n differs
 "$PY" "$repo/bench/results.py" --plan plan.toml --out res --seeds 0-1 --report-only --report-steps 8 >/dev/null 2>&1 ||
   fail "report with the frozen base's archive"
 "$PY" - res <<'PY' || fail "results table"
@@ -144,13 +144,16 @@ for row in table:
         assert abs(row[key]["mean"] - xs.mean()) < 1e-12
         assert abs(row[key]["se"] - xs.std(ddof=1) / math.sqrt(2)) < 1e-12
         assert abs(row[key]["ci95"] - 12.706 * row[key]["se"]) < 1e-9  # t_{0.975, 1}
-    # [window] share 1.0: per run, the share of its evaluations in (0, 8] (steps 4 and 8) meeting both
-    # conditions (8 steps capture no mode yet, so the conditions are on the step and a path-to-path bound).
+    # [window] share 0.5: per run, the share of its evaluations in (4, 8] (step 8 only: the lower bound is
+    # exclusive, so step 4's failing "step >= 6" does not count) meeting both conditions (8 steps capture no
+    # mode yet, so the conditions are on the step and a path-to-path bound).
     shares = []
     for s in (0, 1):
         evals = [json.loads(l) for l in open(out / "runs" / f"ring-{row['variant']}-s{s}" / "metrics.jsonl")
                  if '"event":"eval"' in l]
-        shares.append(np.mean([e["step"] >= 6 and e["modes"]["captured"] <= e["modes"]["total"] for e in evals]))
+        inside = [e for e in evals if 4 < e["step"] <= 8]
+        assert [e["step"] for e in evals] == [4, 8] and len(inside) == 1, evals
+        shares.append(np.mean([e["step"] >= 6 and e["modes"]["captured"] <= e["modes"]["total"] for e in inside]))
     assert np.allclose(row["window"]["values"], shares), (row["window"], shares)
     assert abs(row["window"]["mean"] - np.mean(shares)) < 1e-12
 md = (out / "results.md").read_text()
@@ -160,10 +163,20 @@ assert "| steady |" in narrow and all(l.count("|") == 7 for l in narrow.splitlin
 # wide: one group of columns per base that has runs (the frozen base has none): n, hq, the window share.
 wide = md[md.index("## all bases at 8 steps (Table 1's layout)"):]
 assert "| variant | ring: n | ring: hq | ring: steady | old: n | old: hq | old: steady |" in wide, wide
-for row in table:
-    hq, w = row["hq"], row["window"]
-    group = f"2 | {hq['mean'] * 100:.2f} ± {hq['se'] * 100:.2f} | {w['mean'] * 100:.0f} ± {w['se'] * 100:.0f}"
-    assert f"| {row['variant']} | {group} | {group} |" in wide, wide
+old_table = json.loads((out / "results.json").read_text())["budgets"]["8"]["old"]
+
+
+def group(row):  # a base's cells: n, then each metric as the report formats it (no ± for one seed)
+    cells = [str(len(row["seeds"]))]
+    for key, scale, digits in (("hq", 100, 2), ("window", 100, 0)):
+        m, se = row[key]["mean"], row[key]["se"]
+        cells.append(f"{m * scale:.{digits}f}" + (f" ± {se * scale:.{digits}f}" if se is not None else ""))
+    return " | ".join(cells)
+
+
+for row, old in zip(table, old_table):
+    assert old["seeds"] == [0] and row["seeds"] == [0, 1], (old, row)
+    assert f"| {row['variant']} | {group(row)} | {group(old)} |" in wide, wide
 # [[best]]: pack2 at step 4 (the first evaluation), first in the report, also in the JSON.
 assert md.index("## picked") < md.index("## ring at 8 steps"), md
 best = json.loads((out / "results.json").read_text())["best"]
@@ -183,6 +196,10 @@ compgen -G "res/runs/old-*" >/dev/null && fail "a frozen base was run: $(ls res/
 sed 's/^all_of = .*/all_of = ["modes.captured ~ 2"]/' plan.toml >badplan.toml
 "$PY" "$repo/bench/results.py" --plan badplan.toml --out res --report-only >bad.log 2>&1 && fail "a bad [window] was accepted"
 [[ $(wc -l <bad.log) == 1 ]] && grep -q "condition 'modes.captured ~ 2'" bad.log || fail "bad [window]: $(cat bad.log)"
+# A condition on a path no evaluation has (a typo) gives no share ("–"), not 0 %.
+sed 's/modes.captured <= modes.total/modes.captured <= modes.totl/' plan.toml >typo.toml
+"$PY" "$repo/bench/results.py" --plan typo.toml --out typo --seeds 0-1 --report-only --report-steps 8 >typo.log 2>&1 &&
+  grep -q "^| gan | 2 | .* | – |$" typo/results.md || fail "a mistyped [window] path: $(grep '^| gan' typo/results.md)"
 # Resume: the four runs are found finished; nothing is trained again.
 "$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 8 --seeds 0-1 --jobs 2 --gantry "$GANTRY" \
   >res2.log 2>&1 || fail "results rerun: $(tail -5 res2.log)"
@@ -209,8 +226,9 @@ doc, md = open(sys.argv[1]).read(), open(sys.argv[2]).read()
 assert doc.startswith("intro\n<!-- results:tiny -->\n"), doc
 assert doc.endswith("\n<!-- /results:tiny -->\n![](img/tiny-ring-modes.png)\n"), doc
 assert "old table" not in doc and "### ring at 8 steps" in doc and "\n## " not in doc, doc
-table = md[md.index("| variant"):md.index("\n\n", md.index("| variant"))]
-assert table in doc, (table, doc)
+ring = md.index("## ring at 8 steps")
+table = md[md.index("| variant", ring):md.index("\n\n", md.index("| variant", ring))]
+assert table in doc and table.count("\n") >= 3, (table, doc)
 PY
 cmp -s res/results.json "pub/docs/data/$plan_name.json" || fail "published JSON differs"
 [[ -s pub/docs/img/$plan_name-ring-modes.png ]] || fail "linked curve not published"

@@ -237,7 +237,7 @@ TEST(SplitLoss, MatchesTheSeedFormulaWithTheSignDecision) {
   EXPECT_LT(split_loss(apart, {1.0}).item<double>(), split_loss(same, {1.0}).item<double>());
 }
 
-// The pair sum runs in blocks of rows (forward) and recomputes each block in backward: every block
+// The pair sum runs in blocks of rows and computes its gradient block by block in forward: every block
 // size, including uneven last blocks and one row per block, gives the reference loss and gradients.
 TEST(SplitLoss, BlocksOfRowsGiveTheSameLossAndGradients) {
   torch::manual_seed(15);
@@ -279,4 +279,16 @@ TEST(SplitLoss, PairSumGradientMatchesFiniteDifferences) {
       fd[i][j] = 0.37 * (pair_log_sum(p) - pair_log_sum(q)) / (2 * h);
     }
   EXPECT_TRUE(torch::allclose(x.grad(), fd, 1e-5, 1e-7)) << x.grad() << "\n" << fd;
+}
+
+// What the node cannot do is refused, not answered wrongly: a second derivative (its saved gradient has no
+// graph) and ε ≤ 0 (the masked pairs would be log 0 · 0 = NaN).
+TEST(SplitLoss, SecondDerivativesAndNonPositiveEpsAreRefused) {
+  const auto m = (torch::randn({4, 3}, torch::kDouble) * 30).requires_grad_(true);
+  const auto first = torch::autograd::grad({pair_log_sum(m)}, {m}, {}, /*retain_graph=*/true, /*create_graph=*/false);
+  EXPECT_EQ(first[0].sizes(), m.sizes());
+  EXPECT_THROW(torch::autograd::grad({pair_log_sum(m)}, {m}, {}, true, /*create_graph=*/true), std::exception);
+  SplitLossOptions zero;
+  zero.eps = 0;
+  EXPECT_THROW(pair_log_sum(m, zero), std::invalid_argument);
 }
