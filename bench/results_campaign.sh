@@ -24,6 +24,9 @@ fi
 results() { nice -n 10 "$py" bench/results.py --jobs 1 --gantry "$gantry" "$@"; }
 log() { printf '[campaign %s %s] %s\n' "$lane" "$(date +%H:%M:%S)" "$*"; }
 
+# One compound command, parsed whole before it runs: bash reads a script as it goes, so editing this file
+# while a lane runs would otherwise make the lane continue at a stale byte offset of the new text.
+{
 case "$lane" in
   A)
     # The grid's candidate (search seed 0: 25 modes / 95.1-96.6 % from 87k to 100k): its 10-seed row at 100k,
@@ -62,3 +65,5 @@ case "$lane" in
     ;;
 esac
 log "done"
+exit 0
+}
