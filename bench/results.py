@@ -388,10 +388,7 @@ def locked_report(plan, out, seeds, budgets):
             for v in plan["variants"]:
                 row = summarize(plan, data.get((b["name"], v), {}), v, budget)
                 cells = [v, str(len(row["seeds"]))]
-                for k, m in metrics.items():
-                    cells.append(fmt(row[k]["mean"], row[k]["se"], m.get("scale", 1.0), m.get("digits", 2)))
-                if window:
-                    cells.append(fmt(row["window"]["mean"], row["window"]["se"], 100.0, 0))
+                cells += [cell(plan, row, k) for k in list(metrics) + (["window"] if window else [])]
                 rows.append(row)
                 if row["seeds"]:
                     section.append("| " + " | ".join(cells) + " |")
@@ -439,6 +436,12 @@ def summarize(plan, per_seed, variant, budget):
     return row
 
 
+def cell(plan, row, key):
+    """A summarize() row's mean ± SE of a metric, or of "window" (a share, shown in whole %), as tabulated."""
+    m = {"scale": 100.0, "digits": 0} if key == "window" else plan["metrics"][key]
+    return fmt(row[key]["mean"], row[key]["se"], m.get("scale", 1.0), m.get("digits", 2))
+
+
 def wide_table(plan, title, entries, min_bases=1):
     """Markdown lines of one table with every base side by side, laid out like PacGAN's Table 1: a row per
     entry (label, {base: summarize() row}), per base a group of columns (n, then the plan's `wide` metrics),
@@ -469,9 +472,7 @@ def wide_table(plan, title, entries, min_bases=1):
                 continue
             n = str(len(row["seeds"])) + (f" @ {row['steps']:,}" if "steps" in row else "")
             cells.append(n)
-            for k in keys:
-                m = metrics.get(k, {"scale": 100.0, "digits": 0})  # "window": a share, in %
-                cells.append(fmt(row[k]["mean"], row[k]["se"], m.get("scale", 1.0), m.get("digits", 2)))
+            cells += [cell(plan, row, k) for k in keys]
         lines.append("| " + " | ".join(cells) + " |")
     anchors = {}
     for a in plan.get("anchor", []):
