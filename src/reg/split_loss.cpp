@@ -91,6 +91,7 @@ torch::Tensor split_loss(const std::vector<torch::Tensor>& maps, const std::vect
   torch::Tensor total;
   for (size_t i = 0; i < maps.size(); ++i) {
     const int64_t b = maps[i].size(0);
+    // Checked here too, not only in pair_log_sum: reshape({0, -1}) would throw LibTorch's error first.
     if (b < 2) throw std::invalid_argument("split loss needs at least 2 samples per rank");
     const auto term =
         (2.0 * weights[i] / static_cast<double>(b * (b - 1))) * pair_log_sum(maps[i].reshape({b, -1}), options);

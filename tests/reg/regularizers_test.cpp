@@ -292,3 +292,17 @@ TEST(SplitLoss, SecondDerivativesAndNonPositiveEpsAreRefused) {
   zero.eps = 0;
   EXPECT_THROW(pair_log_sum(m, zero), std::invalid_argument);
 }
+
+// Fewer than 2 samples have no pairs: one clear error, for an empty batch too (not LibTorch's reshape error).
+TEST(SplitLoss, FewerThanTwoSamplesAreRefusedWithOneLine) {
+  for (const int64_t b : {0, 1}) {
+    const auto map = torch::randn({b, 3, 2, 2});
+    try {
+      split_loss({map}, {1.0});
+      ADD_FAILURE() << "batch " << b << " was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("at least 2 samples"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(pair_log_sum(map.reshape({b, 12})), std::invalid_argument);
+  }
+}
