@@ -29,7 +29,10 @@ torch::Tensor r1_penalty(const Critic& d, const torch::Tensor& real, const R1Opt
   const auto x = real.detach().requires_grad_(true);
   const auto out = d(x);
   const auto g = torch::autograd::grad({out.sum()}, {x}, {}, true, true)[0];
-  return (o.gamma / 2) * g.reshape({g.size(0), -1}).square().sum(1).mean() *
+  // Σ over all rows of ‖∇_row‖², divided by D's number of outputs: the mean of ‖∇D‖² per sample, or per pack
+  // when each output judges a pack of m rows (its input gradient is those m rows' gradients, and each row
+  // belongs to one pack, so the packs' squared norms sum to the rows'). No reshape into packs is needed.
+  return (o.gamma / 2) * g.square().sum() / static_cast<double>(out.size(0)) *
          static_cast<double>(std::max<int64_t>(1, o.interval));
 }
 

@@ -4,7 +4,9 @@
 //   WGAN-GP [Gulrajani et al. 2017]: λ E[(‖∇D(x̂)‖ − 1)²], x̂ = εx + (1−ε)x̃,
 //       ε ~ U[0,1) per sample (λ = 10)
 //   R1 [Mescheder et al. 2018]: (γ/2) E_real ‖∇D(x)‖²; lazy: every k steps,
-//       scaled by k (StyleGAN2's lazy regularization)
+//       scaled by k (StyleGAN2's lazy regularization). The mean is over D's
+//       outputs: per pack when D judges packs of m samples (PacGAN), whose
+//       gradient is the m rows' gradients together.
 #pragma once
 #include <torch/torch.h>
 

@@ -390,9 +390,10 @@ void validate(TrainConfig& c, int world_size) {
   require(!t.pack_slot_forward || pack == 1 || (c.model.mlp_banks == 0 && c.model.arch != models::Arch::kSgan),
           "train.pack_slot_forward with model.pack > 1 needs a G without stochastic banks (their routes follow "
           "contiguous sample indices)");
-  require(pack == 1 || (!r.wgan_gp && r.r1_gamma == 0 && r.grad_norm == reg::GradNorm::kNone),
-          "model.pack > 1 does not combine with reg.wgan_gp, reg.r1_gamma or reg.grad_norm (they take D's "
-          "gradient per sample, D judges packs)");
+  // R1 is kept: its penalty is per D output, i.e. per pack (reg/gradient_penalties.h).
+  require(pack == 1 || (!r.wgan_gp && r.grad_norm == reg::GradNorm::kNone),
+          "model.pack > 1 does not combine with reg.wgan_gp or reg.grad_norm (they take D's gradient per sample "
+          "or interpolate samples, D judges packs)");
   reg::check_compatible(c.model, {r.grad_norm, r.wgan_gp, r.r1_gamma > 0});
   check_mlp_fits(c.model);
   validate_eval(c);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PacGAN's 2-D protocol end to end (configs/pacgan_*.toml): packing (m = 2,
 # one G call per pack slot) with the fixed reshuffled training set gives the
-# same parameters on 1 and 2 ranks and resumes exactly; the evaluation's KL and JSD agree with numpy on
+# same parameters on 1 and 2 ranks and resumes exactly (R1 on packs too); the evaluation's KL and JSD agree with numpy on
 # the logged histogram; bad packing configs exit 2 with one line; and
 # bench/results.py runs a small plan with bounded parallelism, resumes, and
 # tabulates means ± standard errors equal to numpy's over the runs' own
@@ -34,6 +34,16 @@ train 1 u 9 --set model.pack=1 || fail "unpacked run"
 train 1 w 9 --set train.pack_slot_forward=false || fail "packed run with one G call"
 "$GANTRY" diff p1/ckpt-000000009.pt w/ckpt-000000009.pt --tol 0 >/dev/null 2>&1 &&
   fail "train.pack_slot_forward changed nothing"
+# R1 on packs (its mean is per pack, D's data point): the same on 1 and 2 ranks, logged, and it acts.
+train 1 q1 9 --set reg.r1_gamma=1 || fail "1-rank packed run with R1"
+train 2 q2 9 --set reg.r1_gamma=1 || fail "2-rank packed run with R1"
+"$GANTRY" diff q1/ckpt-000000009.pt q2/ckpt-000000009.pt --tol 1e-4 >diff.json 2>&1 ||
+  fail "R1 on packs, 1 vs 2 ranks: $(head -c 600 diff.json)"
+"$GANTRY" diff p1/ckpt-000000009.pt q1/ckpt-000000009.pt --tol 0 >/dev/null 2>&1 && fail "reg.r1_gamma=1 changed nothing"
+"$PY" -c '
+import json, sys
+r1 = [e["r1"] for e in map(json.loads, open(sys.argv[1])) if "r1" in e]
+assert len(r1) == 9 and all(v > 0 for v in r1), r1' q1/metrics.jsonl || fail "R1 not logged per step"
 
 "$PY" - p1/metrics.jsonl <<'PY' || fail "eval events"
 import json, math, sys

@@ -144,6 +144,32 @@ TEST(GradientPenalties, WganGpAndLazyR1MatchPerSampleFormulas) {
   EXPECT_FALSE(r1_due(r1o, 9));
 }
 
+// R1 on a D that judges packs of m samples (PacGAN): the mean over packs of the squared norm of each pack's
+// input gradient, computed here on the pack-shaped input directly (another graph than r1_penalty's). A mean
+// over the packs' rows instead would be m times smaller.
+TEST(GradientPenalties, R1OnPacksIsTheMeanOverPacksOfThePackGradientNorm) {
+  torch::manual_seed(13);
+  const int64_t m = 3, packs = 4, dim = 2;
+  auto d = make_critic(m * dim);
+  const auto real = torch::randn({packs * m, dim}, torch::kDouble);
+  // Pack i = rows i·m … i·m + m − 1 (which rows form a pack does not change the penalty).
+  const Critic packed = [&](const torch::Tensor& x) { return d(x.reshape({x.size(0) / m, m * dim})); };
+  R1Options o;
+  o.gamma = 2.5;
+  o.interval = 2;
+  const auto v = r1_penalty(packed, real, o);
+  v.backward();
+  const auto w1_grad = d.W1.grad().clone();
+  d.W1.mutable_grad() = torch::Tensor();
+
+  const auto xp = real.reshape({packs, m * dim}).clone().requires_grad_(true);
+  const auto g = torch::autograd::grad({d(xp).sum()}, {xp}, {}, true, true)[0];
+  const auto want = (2.5 / 2) * g.square().sum(1).mean() * 2;
+  want.backward();
+  EXPECT_NEAR(v.item<double>(), want.item<double>(), 1e-12 * std::max(1.0, want.item<double>()));
+  EXPECT_TRUE(close(w1_grad, d.W1.grad(), "R1 on packs: grad W1"));
+}
+
 TEST(Consistency, AugmentFlipsAndShiftsWithZeroFill) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
   const auto x = torch::arange(1, 1 + 2 * 1 * 10 * 10, torch::kDouble).view({2, 1, 10, 10});
