@@ -5,21 +5,25 @@
 # the archive (docs/data/runs/) or in runs/, and continues unfinished ones
 # from their checkpoints. Commit docs/data/runs/ now and then: runs/ does not
 # survive a new machine.
-#   bench/results_campaign.sh A|B [GANTRY=runs/bin/gantry]
+#   bench/results_campaign.sh A|B|C [GANTRY]
 # Lane A: the grid candidate's 10 seeds at 100k (the issue's goal row), then the main PacGAN 2-D table
 #   (ring candidate at 50k, then every variant to 10 seeds at 10k).
 # Lane B: Fashion-MNIST SN / SN + DiReAL / PGN, then joins the grid candidate's seeds, then the candidate's
 #   BN-400 control to 100k and Fashion-MNIST DiReAL with the paper's weights.
+# Lane C: search runs that need a newer binary than lanes A and B's (R1 with packing, 2026-12-02), with
+#   their own copy (runs/bin/gantry-c); a third process on two cores, so it slows the other lanes by ~1/3.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-lane=${1:?usage: bench/results_campaign.sh A|B [GANTRY]}
-gantry=${2:-$repo/runs/bin/gantry}
+lane=${1:?usage: bench/results_campaign.sh A|B|C [GANTRY]}
+default_bin=$repo/runs/bin/gantry
+[[ "$lane" == C ]] && default_bin=$repo/runs/bin/gantry-c
+gantry=${2:-$default_bin}
 py=${GANTRY_PYTHON:-$HOME/.local/share/gantry/venv/bin/python}
 cd "$repo"
 # Trainers run a copy of the binary, so that rebuilding build/ mid-campaign does not touch them.
-if [[ ! -x "$gantry" && "$gantry" == "$repo/runs/bin/gantry" ]]; then
+if [[ ! -x "$gantry" && "$gantry" == "$default_bin" ]]; then
   [[ -x build/gantry ]] || { echo "bench/results_campaign.sh: no build/gantry (run scripts/setup.sh first)" >&2; exit 2; }
-  mkdir -p runs/bin && cp build/gantry runs/bin/gantry.new && mv runs/bin/gantry.new runs/bin/gantry
+  mkdir -p runs/bin && cp build/gantry "$gantry.new" && mv "$gantry.new" "$gantry"
 fi
 results() { nice -n 10 "$py" bench/results.py --jobs 1 --gantry "$gantry" "$@"; }
 log() { printf '[campaign %s %s] %s\n' "$lane" "$(date +%H:%M:%S)" "$*"; }
@@ -59,8 +63,14 @@ case "$lane" in
     log "Fashion-MNIST (pinned classifier): DiReAL with both presets, 3 seeds at 10 epochs"
     results --plan bench/plans/fmnist_direal.toml --steps 9380 --seeds 0-2 --bases fmnist_pinned --only direal,direal_paper
     ;;
+  C)
+    # The grid candidate's runs collapse now and then (seeds 1 and 3 at 62k and 73k) and recover within ~6k
+    # steps; R1 on D's real packs is the convergence fix of Mescheder et al. (2018). ~2.5 h of one core.
+    log "grid search: the candidate with lazy R1 to 100k"
+    results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks_r1_ema
+    ;;
   *)
-    echo "bench/results_campaign.sh: lane must be A or B, not '$lane'" >&2
+    echo "bench/results_campaign.sh: lane must be A, B or C, not '$lane'" >&2
     exit 2
     ;;
 esac
