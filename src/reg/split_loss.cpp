@@ -91,10 +91,9 @@ torch::Tensor split_loss(const std::vector<torch::Tensor>& maps, const std::vect
   torch::Tensor total;
   for (size_t i = 0; i < maps.size(); ++i) {
     const int64_t b = maps[i].size(0);
-    // Checked here too, not only in pair_log_sum: reshape({0, -1}) would throw LibTorch's error first.
-    if (b < 2) throw std::invalid_argument("split loss needs at least 2 samples per rank");
-    const auto term =
-        (2.0 * weights[i] / static_cast<double>(b * (b - 1))) * pair_log_sum(maps[i].reshape({b, -1}), options);
+    // flatten(1), not reshape({b, -1}): an empty batch stays (0, D) and reaches pair_log_sum's one check.
+    const auto rows = pair_log_sum(maps[i].flatten(1), options);
+    const auto term = (2.0 * weights[i] / static_cast<double>(b * (b - 1))) * rows;
     total = total.defined() ? total + term : term;
   }
   return -total;  // the decision above: maximise L_split
