@@ -215,6 +215,9 @@ class Trainer {
   data::SamplerState start_state_;
   int64_t step_ = 0, images_seen_ = 0, d_steps_ = 0, bad_streak_ = 0, skipped_ = 0;
   torch::Tensor last_real_;
+  // Lazy R1's last applied term, logged in D phases where R1 is not due, so that a log step that falls
+  // between due steps still shows the penalty being paid (undefined after a resume until the next due step).
+  torch::Tensor last_r1_;
   std::ofstream metrics_;
   std::unique_ptr<TensorBoardWriter> tb_;   // rank 0
   std::unique_ptr<StepProfiler> profiler_;  // GANTRY_PROFILE, rank 0
@@ -514,8 +517,15 @@ void Trainer::d_step(int64_t t, int64_t k, StepMetrics& m) {
     const auto eps = global_uniform(key(c.train.seed, kGpEps, t, k), c.data.batch, rank, world).to(device_);
     add("gp", reg::wgan_gp(critic, real, fake, eps, c.reg.gp_lambda));
   }
-  if (c.reg.r1_gamma > 0 && reg::r1_due({c.reg.r1_gamma, c.reg.r1_interval}, d_steps_))
-    add("r1", reg::r1_penalty(critic, real, {c.reg.r1_gamma, c.reg.r1_interval}));
+  if (c.reg.r1_gamma > 0) {
+    if (reg::r1_due({c.reg.r1_gamma, c.reg.r1_interval}, d_steps_)) {
+      const auto r1 = reg::r1_penalty(critic, real, {c.reg.r1_gamma, c.reg.r1_interval});
+      last_r1_ = r1.detach();
+      add("r1", r1);
+    } else if (last_r1_.defined()) {
+      m.add("r1", last_r1_, per_d);  // logged only: loss_d does not include it
+    }
+  }
   if (c.reg.cr_lambda > 0) {
     const auto aug =
         reg::cr_augment(real, c.reg.cr_shift, generator(key(c.train.seed, kCr, phase_id(t, k), rank))).to(device_);

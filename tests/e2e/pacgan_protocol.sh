@@ -44,6 +44,22 @@ train 2 q2 9 --set reg.r1_gamma=1 || fail "2-rank packed run with R1"
 import json, sys
 r1 = [e["r1"] for e in map(json.loads, open(sys.argv[1])) if "r1" in e]
 assert len(r1) == 9 and all(v > 0 for v in r1), r1' q1/metrics.jsonl || fail "R1 not logged per step"
+# Lazy R1 (every 4th D step, scaled by 4): due at steps 1, 5, 9 (D-step count 0, 4, 8). Steps between
+# log the last applied term but do not pay it (loss_d = loss_d_adv there); step 1 is 4x the eager run's.
+train 1 q4 9 --set reg.r1_gamma=1 --set reg.r1_interval=4 || fail "1-rank packed run with lazy R1"
+"$PY" - q1/metrics.jsonl q4/metrics.jsonl <<'PY' || fail "lazy R1's log"
+import json, sys
+eager, lazy = ({e["step"]: e for e in map(json.loads, open(f)) if "r1" in e} for f in sys.argv[1:])
+assert sorted(lazy) == list(range(1, 10)), sorted(lazy)
+close = lambda a, b: abs(a - b) <= 1e-5 * max(1.0, abs(a), abs(b))
+assert close(lazy[1]["r1"], 4 * eager[1]["r1"]), (lazy[1]["r1"], eager[1]["r1"])
+for t, e in lazy.items():
+    due = (t - 1) % 4 == 0
+    held = e["r1"] if due else lazy[(t - 1) // 4 * 4 + 1]["r1"]
+    assert e["r1"] == held, (t, e["r1"], held)
+    paid = e["loss_d"] - e["loss_d_adv"]
+    assert close(paid, e["r1"] if due else 0.0), (t, paid, e["r1"])
+PY
 
 "$PY" - p1/metrics.jsonl <<'PY' || fail "eval events"
 import json, math, sys
