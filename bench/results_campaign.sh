@@ -68,6 +68,9 @@ case "$lane" in
     # steps; R1 on D's real packs is the convergence fix of Mescheder et al. (2018). ~2.5 h of one core.
     log "grid search: the candidate with lazy R1 to 100k"
     results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks_r1_ema
+    # Then the candidate with both rates decayed linearly to 0 at 100k: does a small late step keep it steady?
+    log "grid search: the candidate with linear LR decay to 100k"
+    results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks_ema_linear
     ;;
   *)
     echo "bench/results_campaign.sh: lane must be A, B or C, not '$lane'" >&2
