@@ -140,6 +140,21 @@ void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
 }
 
+torch::optim::AdamOptions adam_options(const OptimConfig& o) {
+  return torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2});
+}
+
+// LibTorch's optimizer archive holds the moments and also the options it was saved with, and loading
+// it restores both. The run's config decides the options: without this a resume with another β
+// (--set train.beta1_d=0) silently kept the saved one (the learning rate was set every step anyway).
+void use_config_options(torch::optim::Optimizer& opt, const OptimConfig& o) {
+  const auto want = adam_options(o);
+  for (auto& g : opt.param_groups()) {
+    auto& have = static_cast<torch::optim::AdamOptions&>(g.options());
+    have.lr(want.lr()).betas(want.betas()).eps(want.eps()).weight_decay(want.weight_decay()).amsgrad(want.amsgrad());
+  }
+}
+
 class Trainer {
  public:
   Trainer(dist::World& world, TrainConfig cfg, TrainOptions opt)
@@ -243,7 +258,7 @@ void Trainer::build() {
   g_ema_->eval();
   bf16_ = c.train.precision == Precision::kBf16;
   auto adam = [](std::vector<torch::Tensor> p, const OptimConfig& o) {
-    return std::make_unique<FusedAdam>(std::move(p), torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
+    return std::make_unique<FusedAdam>(std::move(p), adam_options(o));
   };
   opt_g_ = adam(g_->parameters(), c.train.g);
   opt_d_ = adam(d_->parameters(), c.train.d);
@@ -277,6 +292,8 @@ void Trainer::resume() {
   if (!ckpt) return;
   check_resumable(*ckpt, opt_.run_dir, cfg_);
   const auto counters = read_checkpoint_parts(ckpt->archive, checkpoint_parts());
+  use_config_options(*opt_g_, cfg_.train.g);
+  use_config_options(*opt_d_, cfg_.train.d);
   step_ = counters.step;
   images_seen_ = counters.images_seen;
   d_steps_ = counters.d_steps;

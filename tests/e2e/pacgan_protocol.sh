@@ -34,6 +34,15 @@ train 1 u 9 --set model.pack=1 || fail "unpacked run"
 train 1 w 9 --set train.pack_slot_forward=false || fail "packed run with one G call"
 "$GANTRY" diff p1/ckpt-000000009.pt w/ckpt-000000009.pt --tol 0 >/dev/null 2>&1 &&
   fail "train.pack_slot_forward changed nothing"
+# A resume trains with the config's Adam options, not the checkpoint's (LibTorch's optimizer archive restores
+# the saved β): from p1's step-6 checkpoint, the same config reproduces p1 and β1 = 0 changes the run.
+for dir in rs rb; do mkdir -p $dir && cp p1/ckpt-000000006.pt $dir/; done
+train 1 rs 9 || fail "resume with the same config"
+train 1 rb 9 --set train.beta1_g=0 --set train.beta1_d=0 || fail "resume with beta1 0"
+"$GANTRY" diff p1/ckpt-000000009.pt rs/ckpt-000000009.pt --tol 0 >diff.json 2>&1 ||
+  fail "resume with the same config differs: $(head -c 600 diff.json)"
+"$GANTRY" diff p1/ckpt-000000009.pt rb/ckpt-000000009.pt --tol 0 >/dev/null 2>&1 &&
+  fail "resuming with train.beta1_g/d=0 kept the checkpoint's beta1"
 # R1 on packs (its mean is per pack, D's data point): the same on 1 and 2 ranks, logged, and it acts.
 train 1 q1 9 --set reg.r1_gamma=1 || fail "1-rank packed run with R1"
 train 2 q2 9 --set reg.r1_gamma=1 || fail "2-rank packed run with R1"
