@@ -10,8 +10,9 @@
 #   (ring candidate at 50k, then every variant to 10 seeds at 10k).
 # Lane B: Fashion-MNIST SN / SN + DiReAL / PGN, then joins the grid candidate's seeds, then the candidate's
 #   BN-400 control to 100k and Fashion-MNIST DiReAL with the paper's weights.
-# Lane C: search runs that need a newer binary than lanes A and B's (R1 with packing, 2026-12-02), with
-#   their own copy (runs/bin/gantry-c); a third process on two cores, so it slows the other lanes by ~1/3.
+# Lane C: the grid search against the candidate's collapses (R1 with packing, which needs a newer binary than
+#   lanes A and B's, then linear LR decay and Adam's β1 0), with its own copy (runs/bin/gantry-c); a third
+#   process on two cores, so it slows the other lanes by ~1/3.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 lane=${1:?usage: bench/results_campaign.sh A|B|C [GANTRY]}
@@ -71,6 +72,10 @@ case "$lane" in
     # Then the candidate with both rates decayed linearly to 0 at 100k: does a small late step keep it steady?
     log "grid search: the candidate with linear LR decay to 100k"
     results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks_ema_linear
+    # Then Adam's β1 0 from scratch (its seed 4 is a fork at 70k of the candidate's seed 4, run by hand:
+    # docs/RESULTS.md): does the whole run keep clear of the collapses, and how fast does it get there?
+    log "grid search: the candidate with beta1 0 to 100k"
+    results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks_b0_ema
     ;;
   *)
     echo "bench/results_campaign.sh: lane must be A, B or C, not '$lane'" >&2
