@@ -1,6 +1,8 @@
 #include "train/checkpoint_layout.h"
 
+#include <memory>
 #include <stdexcept>
+#include <vector>
 
 #include "reg/historical_averaging.h"
 
@@ -29,7 +31,17 @@ void read_part(torch::serialize::InputArchive& in, const PartRef& part) {
   if (const auto* m = std::get_if<torch::nn::Module*>(&part)) {
     (*m)->load(in);
   } else if (const auto* o = std::get_if<torch::optim::Optimizer*>(&part)) {
+    // LibTorch's optimizer archive holds each group's options (lr, β, ε, ...) beside the moments, and
+    // loading restores both. The options belong to the run that loads: its config built the optimizer,
+    // and a resume with --set train.beta1_d=0 must train with β1 0 (it silently kept the saved β
+    // before). So only the state comes from the archive; the options the optimizer was built with
+    // are put back, whatever the optimizer type and option.
+    auto& groups = (*o)->param_groups();
+    std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> built;
+    built.reserve(groups.size());
+    for (auto& g : groups) built.push_back(g.options().clone());
     (*o)->load(in);
+    for (size_t i = 0; i < groups.size(); ++i) groups[i].set_options(std::move(built[i]));
   } else {
     auto* ha = std::get<reg::HistoricalAverage*>(part);
     std::vector<torch::Tensor> state(ha->state().size());

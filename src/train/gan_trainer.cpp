@@ -144,17 +144,6 @@ torch::optim::AdamOptions adam_options(const OptimConfig& o) {
   return torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2});
 }
 
-// LibTorch's optimizer archive holds the moments and also the options it was saved with, and loading
-// it restores both. The run's config decides the options: without this a resume with another β
-// (--set train.beta1_d=0) silently kept the saved one (the learning rate was set every step anyway).
-void use_config_options(torch::optim::Optimizer& opt, const OptimConfig& o) {
-  const auto want = adam_options(o);
-  for (auto& g : opt.param_groups()) {
-    auto& have = static_cast<torch::optim::AdamOptions&>(g.options());
-    have.lr(want.lr()).betas(want.betas()).eps(want.eps()).weight_decay(want.weight_decay()).amsgrad(want.amsgrad());
-  }
-}
-
 class Trainer {
  public:
   Trainer(dist::World& world, TrainConfig cfg, TrainOptions opt)
@@ -292,8 +281,6 @@ void Trainer::resume() {
   if (!ckpt) return;
   check_resumable(*ckpt, opt_.run_dir, cfg_);
   const auto counters = read_checkpoint_parts(ckpt->archive, checkpoint_parts());
-  use_config_options(*opt_g_, cfg_.train.g);
-  use_config_options(*opt_d_, cfg_.train.d);
   step_ = counters.step;
   images_seen_ = counters.images_seen;
   d_steps_ = counters.d_steps;

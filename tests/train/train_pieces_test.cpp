@@ -146,6 +146,40 @@ TEST(CheckpointLayout, EveryPartAndCounterComesBackAndNullPartsAreSkipped) {
   EXPECT_TRUE(describes_state("G/w"));
 }
 
+// A resume takes the optimizer's moments from the checkpoint but keeps the options it was built with
+// (the run's config): the saved β1 0.8 must not win over a resumed run's β1 0.
+TEST(CheckpointLayout, OptimizerStateComesBackButTheBuiltOptionsStay) {
+  auto w = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_(true);
+  torch::optim::Adam saved_adam({w}, torch::optim::AdamOptions(1e-3).betas({0.8, 0.999}).eps(1e-8));
+  w.mutable_grad() = torch::tensor({0.5, 0.25}, torch::kDouble);
+  saved_adam.step();
+  CheckpointParts parts;
+  parts.opt_g = &saved_adam;
+  torch::serialize::OutputArchive out;
+  write_checkpoint_parts(out, parts, CheckpointCounters{}, "");
+  std::ostringstream bytes;
+  out.save_to(bytes);
+
+  torch::serialize::InputArchive in;
+  std::istringstream src(bytes.str());
+  in.load_from(src);
+  auto w2 = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_(true);
+  torch::optim::Adam resumed({w2}, torch::optim::AdamOptions(3e-4).betas({0.0, 0.99}).eps(1e-6).weight_decay(0.1));
+  CheckpointParts back;
+  back.opt_g = &resumed;
+  read_checkpoint_parts(in, back);
+  const auto& o = static_cast<const torch::optim::AdamOptions&>(resumed.param_groups()[0].options());
+  EXPECT_DOUBLE_EQ(o.lr(), 3e-4);
+  EXPECT_DOUBLE_EQ(std::get<0>(o.betas()), 0.0);
+  EXPECT_DOUBLE_EQ(std::get<1>(o.betas()), 0.99);
+  EXPECT_DOUBLE_EQ(o.eps(), 1e-6);
+  EXPECT_DOUBLE_EQ(o.weight_decay(), 0.1);
+  // The state did come back: after one step of β1 0.8, exp_avg = (1 − 0.8)·g, and the step count is 1.
+  const auto& st = static_cast<const torch::optim::AdamParamState&>(*resumed.state().at(w2.unsafeGetTensorImpl()));
+  EXPECT_EQ(st.step(), 1);
+  EXPECT_TRUE(torch::allclose(st.exp_avg(), torch::tensor({0.1, 0.05}, torch::kDouble)));
+}
+
 TEST(ModuleGuards, StatesComeBackOnEveryPathOut) {
   auto m = tiny(1, 2);
   m->train();
