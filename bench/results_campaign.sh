@@ -74,6 +74,9 @@ case "$lane" in
     # steps; R1 on D's real packs is the convergence fix of Mescheder et al. (2018). ~2.5 h of one core.
     log "grid search: the candidate with lazy R1 to 100k"
     results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks_r1_ema
+    # Then 512 routes instead of 64 (3 banks), with β1 0: fewer samples on bridges between modes?
+    log "grid search: 3 banks (512 routes) with beta1 0 to 100k"
+    results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks3_b0_ema
     # Then the candidate with both rates decayed linearly to 0 at 100k: does a small late step keep it steady?
     log "grid search: the candidate with linear LR decay to 100k"
     results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks_ema_linear

@@ -83,4 +83,26 @@ grep -q "generator" out.txt && [[ $(wc -l <out.txt) == 1 ]] || fail "D as TorchS
   fail "--format onnx succeeded"
 [[ $(wc -l <out.txt) == 1 ]] || fail "bad --format: $(cat out.txt)"
 [[ ! -e d.pt && ! -e g.onnx ]] || fail "a refused export left a file"
-echo "PASS torchscript_export (${#list[@]} generators)"
+# bench/route_quality.py reads an exported 2-D G with banks route by route. Its own check (perturbing one
+# filter set must move exactly the samples it labelled with it) makes it exit non-zero if its route
+# labels disagree with the generator; here its accounting must add up, and a G without banks is refused.
+ROUTES="$(dirname "$0")/../../bench/route_quality.py"
+for name in mlp_banks_none mlp_banks_vbn; do
+  "$PY" "$ROUTES" --checkpoint "$name/ckpt-000000002.pt" --net G --count 3000 --gantry "$GANTRY" \
+    >"$name.routes.json" 2>"$name.routes.log" || fail "route_quality $name: $(tail -2 "$name.routes.log")"
+done
+"$PY" - <<'PY' || fail "route_quality's accounting"
+import json
+for name, routes, sets in (("mlp_banks_none", 36, [6, 6]), ("mlp_banks_vbn", 4, [4])):
+    r = json.load(open(f"{name}.routes.json"))
+    assert r["routes"] == routes and r["bank_sets"] == sets and r["count"] == 3000, (name, r["routes"], r["bank_sets"])
+    classes = r["by_modes_covered"].values()
+    assert sum(c["routes"] for c in classes) <= routes, name
+    assert abs(sum(c["sample_share"] for c in classes) - 1) < 1e-9, name
+    # Every off-mode sample is in exactly one class: the classes' parts add up to the whole.
+    assert abs(sum(c["off_mode_of_all"] for c in classes) - (1 - r["high_quality_share"])) < 1e-9, name
+    assert 0 <= r["modes_captured"] <= r["modes_total"] == 8, name
+PY
+"$PY" "$ROUTES" --checkpoint mlp_bn/ckpt-000000002.pt --gantry "$GANTRY" >out.txt 2>&1 && fail "route_quality without banks succeeded"
+grep -q "no stochastic banks" out.txt && [[ $(wc -l <out.txt) == 1 ]] || fail "route_quality without banks: $(cat out.txt)"
+echo "PASS torchscript_export (${#list[@]} generators; route_quality)"
