@@ -6,7 +6,7 @@
 # from their checkpoints. Commit docs/data/runs/ now and then: runs/ does not
 # survive a new machine.
 #   bench/results_campaign.sh A|B|C [GANTRY]
-# Lane A: the grid candidates' 10 seeds at 100k (β1 0, then β1 0.8: the issue's goal row), then the main PacGAN 2-D table
+# Lane A: the grid candidates' 10 seeds at 100k (β1 switched to 0 at 30k, then β1 0.8: the issue's goal row), then the main PacGAN 2-D table
 #   (ring candidate at 50k, then every variant to 10 seeds at 10k).
 # Lane B: Fashion-MNIST SN / SN + DiReAL / PGN, then joins the grid candidate's seeds, then the candidate's
 #   BN-400 control to 100k and Fashion-MNIST DiReAL with the paper's weights.
@@ -34,12 +34,12 @@ log() { printf '[campaign %s %s] %s\n' "$lane" "$(date +%H:%M:%S)" "$*"; }
 {
 case "$lane" in
   A)
-    # The grid candidate with Adam's β1 0 (the candidate with β1 0.8 collapses now and then: 93.7 ± 1.8 % over
-    # 5 seeds; forked at 70k, β1 0 kept clear of seed 4's collapses): its 10 seeds at 100k from scratch, ~2 h of
-    # one core per seed. Lanes B and C join after their runs; the runners' locks give each seed to one lane.
-    # β1 0 from a checkpoint needs a binary from 62bf846 on (older ones resume with the saved β).
-    log "grid candidate with beta1 0: 10 seeds at 100k"
-    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_banks_b0_ema
+    # The grid candidate with Adam's β1 switched from 0.8 to 0 at 30k (the candidate with β1 0.8 collapses now
+    # and then: 93.7 ± 1.8 % over 5 seeds; forked at 70k, β1 0 kept clear of seed 4's collapses; β1 0 from the
+    # start is slow to find the modes): its 10 seeds at 100k, ~2 h of one core per seed. Lanes B and C join
+    # after their runs; the runners' locks give each seed to one lane. Needs a binary with train.beta1_switch_step.
+    log "grid candidate with beta1 0 from 30k: 10 seeds at 100k"
+    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_banks_b0at30k_ema
     # The β1 0.8 candidate's remaining seeds (5 of 10 finished).
     log "grid candidate: TTUR + banks + G_ema, 10 seeds at 100k"
     results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_banks_ema
@@ -58,9 +58,9 @@ case "$lane" in
     # with the baseline again: the first campaign's classifier is lost, so these runs use the one in git.
     log "Fashion-MNIST (pinned classifier): SN, SN + DiReAL, PGN, baseline, 3 seeds at 10 epochs"
     results --plan bench/plans/fmnist_direal.toml --steps 9380 --seeds 0-2 --bases fmnist_pinned --only sn,sn_direal,pgn,baseline
-    # The grid candidates' seeds with lane A (β1 0 first; the runners' locks give each seed to one lane).
-    log "grid candidate with beta1 0: 10 seeds at 100k"
-    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_banks_b0_ema
+    # The grid candidates' seeds with lane A (the β1 switch first; the runners' locks give each seed to one lane).
+    log "grid candidate with beta1 0 from 30k: 10 seeds at 100k"
+    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_banks_b0at30k_ema
     log "grid candidate: TTUR + banks + G_ema, 10 seeds at 100k"
     results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_banks_ema
     # The candidate's control: the same single G call (BN over 400 fakes), no banks (search seed 0 stopped at 54k).
@@ -74,16 +74,15 @@ case "$lane" in
     # steps; R1 on D's real packs is the convergence fix of Mescheder et al. (2018). ~2.5 h of one core.
     log "grid search: the candidate with lazy R1 to 100k"
     results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks_r1_ema
-    # Then 512 routes instead of 64 (3 banks), with β1 0: fewer samples on bridges between modes?
-    log "grid search: 3 banks (512 routes) with beta1 0 to 100k"
-    results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks3_b0_ema
+    # Then 512 routes instead of 64 (3 banks), with the β1 switch at 30k: fewer samples on bridges between modes?
+    log "grid search: 3 banks (512 routes) with beta1 0 from 30k to 100k"
+    results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks3_b0at30k_ema
     # Then the candidate with both rates decayed linearly to 0 at 100k: does a small late step keep it steady?
     log "grid search: the candidate with linear LR decay to 100k"
     results --plan bench/plans/pacgan2d_search.toml --steps 100000 --bases grid --seeds 0 --only pacgan4_ttur_banks_ema_linear
-    # Then the seeds of the candidate with Adam's β1 0, with lanes A and B (in pacgan2d.toml: from scratch;
-    # the search plan's seed 4 is a fork at 70k of the β1 0.8 candidate's seed 4, run by hand).
-    log "grid candidate with beta1 0: 10 seeds at 100k"
-    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_banks_b0_ema
+    # Then the seeds of the candidate with the β1 switch, with lanes A and B.
+    log "grid candidate with beta1 0 from 30k: 10 seeds at 100k"
+    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_banks_b0at30k_ema
     ;;
   *)
     echo "bench/results_campaign.sh: lane must be A, B or C, not '$lane'" >&2

@@ -136,8 +136,12 @@ double peak_device_mb(const torch::Device& device) {
   return 0;
 }
 
-void set_lr(torch::optim::Optimizer& opt, double lr) {
-  for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+// The step's learning rate and β1 (the schedules: train.lr_schedule, train.beta1_switch_step).
+void set_step_options(torch::optim::Optimizer& opt, double lr, double beta1) {
+  for (auto& g : opt.param_groups()) {
+    auto& o = static_cast<torch::optim::AdamOptions&>(g.options());
+    o.lr(lr).betas({beta1, std::get<1>(o.betas())});
+  }
 }
 
 torch::optim::AdamOptions adam_options(const OptimConfig& o) {
@@ -713,8 +717,9 @@ int Trainer::run(const std::atomic<int>& stop) {
     }
     const double lr_scale =
         cfg_.train.lr_schedule == LrSchedule::kLinear ? 1.0 - static_cast<double>(t) / cfg_.train.steps : 1.0;
-    set_lr(*opt_g_, cfg_.train.g.lr * lr_scale);
-    set_lr(*opt_d_, cfg_.train.d.lr * lr_scale);
+    const bool switched = cfg_.train.beta1_switch_step > 0 && t >= cfg_.train.beta1_switch_step;
+    set_step_options(*opt_g_, cfg_.train.g.lr * lr_scale, switched ? cfg_.train.beta1_switch_to : cfg_.train.g.beta1);
+    set_step_options(*opt_d_, cfg_.train.d.lr * lr_scale, switched ? cfg_.train.beta1_switch_to : cfg_.train.d.beta1);
     if (profiler_) profiler_->before_step(t);
     const auto step_start = Clock::now();
     for (int64_t k = 0; k < cfg_.train.n_dis; ++k) d_step(t, k, m);

@@ -93,6 +93,8 @@ std::vector<Field> fields(TrainConfig& c) {
       {"train.beta1_d", &t.d.beta1},
       {"train.beta2_d", &t.d.beta2},
       {"train.lr_schedule", choice(&t.lr_schedule)},
+      {"train.beta1_switch_step", &t.beta1_switch_step},
+      {"train.beta1_switch_to", &t.beta1_switch_to},
       {"train.seed", &t.seed},
       {"train.ema_beta", &t.ema_beta},
       {"train.ema_start", &t.ema_start},
@@ -348,6 +350,8 @@ void validate(TrainConfig& c, int world_size) {
     require(o->lr > 0 && std::isfinite(o->lr), "learning rates must be positive");
     require(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1, "Adam betas must be in [0, 1)");
   }
+  require(t.beta1_switch_step >= 0, "train.beta1_switch_step must be non-negative (0: never)");
+  require(t.beta1_switch_to >= 0 && t.beta1_switch_to < 1, "train.beta1_switch_to must be in [0, 1)");
   require(t.ema_beta >= 0 && t.ema_beta < 1, "train.ema_beta must be in [0, 1)");
   require(t.checkpoint_every > 0 && t.keep_checkpoints > 0,
           "train.checkpoint_every and keep_checkpoints must be positive");

@@ -57,6 +57,10 @@ struct TrainingConfig {
   Loss loss = Loss::kBce;
   OptimConfig g, d;
   LrSchedule lr_schedule = LrSchedule::kConstant;
+  // From this G step on (0: never) both optimizers use β1 = beta1_switch_to. Adam's momentum speeds the
+  // early phase of the 2-D protocol and feeds the late rotation that starts its collapses (docs/RESULTS.md).
+  int64_t beta1_switch_step = 0;
+  double beta1_switch_to = 0.0;
   uint64_t seed = 0;
   double ema_beta = 0.9999;
   int64_t ema_start = 0;

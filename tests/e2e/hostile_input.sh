@@ -46,6 +46,8 @@ one_line 2 "model.z_dim = 1099511627776 is outside" "${TRAIN[@]}" r --set model.
 one_line 2 "data.shift = 9223372036854775807 is outside" "${TRAIN[@]}" r --set data.shift=9223372036854775807
 one_line 2 "data.shift 28 must be smaller than the image side 28" "${TRAIN[@]}" r --set data.shift=28
 one_line 2 "train.lr_g must be a finite number" "${TRAIN[@]}" r --set train.lr_g=inf
+one_line 2 "train.beta1_switch_to must be in \[0, 1)" "${TRAIN[@]}" r --set train.beta1_switch_step=5 --set train.beta1_switch_to=1
+one_line 2 "train.beta1_switch_step must be non-negative" "${TRAIN[@]}" r --set train.beta1_switch_step=-1
 ring=("$HERE/configs/ring8_mlp.toml")
 one_line 2 "model.mlp_hidden = 1000000 is outside" "$GANTRY" train --config "${ring[0]}" --run-dir m --set model.mlp_hidden=1000000
 one_line 2 "needs ~.* GiB for weights, gradients and Adam state; this machine has" \

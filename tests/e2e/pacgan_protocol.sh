@@ -43,6 +43,12 @@ train 1 rb 9 --set train.beta1_g=0 --set train.beta1_d=0 || fail "resume with be
   fail "resume with the same config differs: $(head -c 600 diff.json)"
 "$GANTRY" diff p1/ckpt-000000009.pt rb/ckpt-000000009.pt --tol 0 >/dev/null 2>&1 &&
   fail "resuming with train.beta1_g/d=0 kept the checkpoint's beta1"
+# The β1 switch (train.beta1_switch_step = 6, to 0) is that fork in one run: p1 up to step 6, then rb exactly.
+train 1 sw 9 --set train.beta1_switch_step=6 --set train.beta1_switch_to=0 || fail "run with a beta1 switch"
+"$GANTRY" diff p1/ckpt-000000006.pt sw/ckpt-000000006.pt --tol 0 >diff.json 2>&1 ||
+  fail "the beta1 switch acted before its step: $(head -c 600 diff.json)"
+"$GANTRY" diff rb/ckpt-000000009.pt sw/ckpt-000000009.pt --tol 0 >diff.json 2>&1 ||
+  fail "the beta1 switch differs from resuming with beta1 0: $(head -c 600 diff.json)"
 # R1 on packs (its mean is per pack, D's data point): the same on 1 and 2 ranks, logged, and it acts.
 train 1 q1 9 --set reg.r1_gamma=1 || fail "1-rank packed run with R1"
 train 2 q2 9 --set reg.r1_gamma=1 || fail "2-rank packed run with R1"
