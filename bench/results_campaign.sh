@@ -8,16 +8,17 @@
 #   bench/results_campaign.sh A|B|C [GANTRY]
 # Lane A: the grid candidates' 10 seeds at 100k (β1 switched to 0 at 30k, then β1 0.8: the issue's goal row), then the main PacGAN 2-D table
 #   (ring candidate at 50k, then every variant to 10 seeds at 10k).
-# Lane B: Fashion-MNIST SN / SN + DiReAL / PGN, then joins the grid candidate's seeds, then the candidate's
+# Lane B: Fashion-MNIST SN / SN + DiReAL / PGN, then joins the grid candidates' seeds, then the candidate's
 #   BN-400 control to 100k and Fashion-MNIST DiReAL with the paper's weights.
-# Lane C: the grid search against the candidate's collapses (R1 with packing, which needs a newer binary than
-#   lanes A and B's, then linear LR decay and Adam's β1 0), with its own copy (runs/bin/gantry-c); a third
-#   process on two cores, so it slows the other lanes by ~1/3.
+# Lane C: the grid search against the candidate's collapses (R1 with packing, then 3 banks, then linear LR
+#   decay), then joins the β1-switch candidate's seeds; a third process on two cores, so it slows the other
+#   lanes by ~1/3.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 lane=${1:?usage: bench/results_campaign.sh A|B|C [GANTRY]}
-default_bin=$repo/runs/bin/gantry
-[[ "$lane" == C ]] && default_bin=$repo/runs/bin/gantry-c
+# The default binary is a copy of build/gantry named by the commit, so a lane started after a new commit (a new
+# option in a plan) gets a binary that knows it, while trainers already running keep theirs.
+default_bin=$repo/runs/bin/gantry-$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo local)
 gantry=${2:-$default_bin}
 py=${GANTRY_PYTHON:-$HOME/.local/share/gantry/venv/bin/python}
 cd "$repo"
