@@ -23,7 +23,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import tomllib
 import warnings
 
 import torch
@@ -32,15 +31,12 @@ warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def mixture(name):
-    """Mode centres and σ, as src/common/mixture2d.h defines them."""
-    ring = lambda r, s: ([[r * math.cos(2 * math.pi * i / 8), r * math.sin(2 * math.pi * i / 8)] for i in range(8)], s)
-    grid = ([[2.0 * i, 2.0 * j] for i in range(-2, 3) for j in range(-2, 3)], 0.05)
-    table = {"ring8": ring(2.0, 0.02), "pacgan_ring8": ring(1.0, 0.01), "grid25": grid, "pacgan_grid25": grid}
-    if name not in table:
-        sys.exit(f"route_quality: the checkpoint's data.mixture '{name}' is not a 2-D mixture ({', '.join(table)})")
-    centres, sigma = table[name]
-    return torch.tensor(centres, dtype=torch.float32), sigma
+def mixture(g):
+    """Mode centres and σ of the exported G's data, as `gantry export` writes them (common/mixture2d.h)."""
+    if not hasattr(g, "mixture_centers"):
+        sys.exit("route_quality: the export carries no 2-D mixture (a G not trained on data.mixture, "
+                 "or a gantry from before exports carried it)")
+    return g.mixture_centers.to(torch.float32), float(g.mixture_sigma)
 
 
 def banks(g):
@@ -100,7 +96,7 @@ def main():
             sys.exit(f"route_quality: gantry export failed: {r.stderr.strip().splitlines()[-1:]}")
         g = torch.jit.load(pt)
     g.eval()
-    centres, sigma = mixture(tomllib.loads(g.config)["data"]["mixture"])
+    centres, sigma = mixture(g)
     layers = banks(g)
     z = torch.randn(a.count, g.z_dim, generator=torch.Generator().manual_seed(a.seed))
     with torch.no_grad():

@@ -4,7 +4,8 @@
 //                  modes)
 //   gantry export  --checkpoint FILE --net G|D|G_ema --out FILE.safetensors
 //   gantry export  --checkpoint FILE --net G|G_ema --format torchscript --out FILE.pt
-//                  (a module torch.jit.load runs without gantry: models/script_export.h)
+//                  (a module torch.jit.load runs without gantry: models/script_export.h; attributes net,
+//                  step, config, and for 2-D models mixture, mixture_centers [K, 2] float64, mixture_sigma)
 //   gantry inspect --checkpoint FILE   (see inspect_command.cpp)
 #include <torch/script.h>
 #include <xxhash.h>
@@ -15,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "common/atomic_file.h"
+#include "common/mixture2d.h"
 #include "train/checkpoint_nets.h"
 #include "train/safetensors_writer.h"
 #include "train/point_outputs.h"
@@ -38,6 +40,17 @@ void write_torchscript(train::CheckpointNets& nets, train::Net which, const std:
   m.register_attribute("net", c10::StringType::get(), std::string(enum_name(which)));
   m.register_attribute("step", c10::IntType::get(), nets.step);
   m.register_attribute("config", c10::StringType::get(), nets.config_text);
+  // A 2-D model carries its data's geometry, so that tools measuring samples against the modes
+  // (bench/route_quality.py) read it from here rather than keep a copy of common/mixture2d.h.
+  if (!nets.config.data.mixture.empty()) {
+    const Mixture2D mix = mixture_by_name(nets.config.data.mixture);
+    auto centers = torch::empty({static_cast<int64_t>(mix.centers.size()), 2}, torch::kFloat64);
+    for (size_t i = 0; i < mix.centers.size(); ++i)
+      for (int64_t j = 0; j < 2; ++j) centers[static_cast<int64_t>(i)][j] = mix.centers[i][j];
+    m.register_attribute("mixture", c10::StringType::get(), mix.name);
+    m.register_attribute("mixture_centers", c10::TensorType::get(), centers);
+    m.register_attribute("mixture_sigma", c10::FloatType::get(), mix.sigma);
+  }
   write_atomically(out, [&](const fs::path& temp) { m.save(temp.string()); });
 }
 

@@ -72,6 +72,15 @@ for name in sys.argv[1:]:
         if "banks" in name or "sgan" in name:
             assert not torch.equal(g(z[:256], 1), want[:256]), f"{name}: routes do not depend on the step"
     assert g.step == 2 and g.net in ("G", "G_ema") and "arch" in g.config, name
+    if name.startswith("mlp"):
+        # ring8's geometry (radius 2, σ 0.02, a mode every 45° from angle 0), computed here, not read from gantry.
+        c = g.mixture_centers
+        angles = torch.arange(8, dtype=torch.float64) * (2 * torch.pi / 8)
+        ring = 2.0 * torch.stack([angles.cos(), angles.sin()], 1)
+        assert g.mixture == "ring8" and c.shape == (8, 2) and torch.allclose(c, ring, atol=1e-12), (name, c)
+        assert abs(g.mixture_sigma - 0.02) < 1e-12, (name, g.mixture_sigma)
+    else:
+        assert not hasattr(g, "mixture_centers"), f"{name}: an image G carries a 2-D mixture"
     print(f"{name}: {tuple(got.shape)} equal to gantry sample")
 PY
 
