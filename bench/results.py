@@ -9,6 +9,8 @@ paper gives them, the anchor rows to print beside gantry's numbers:
     [[base]]            name = "ring"   config = "configs/pacgan_ring8.toml"
     [variants.gan]      set = []
     [variants.pacgan4]  set = ["model.pack=4", "data.batch=400"]
+    [variants.pacgan4_ema]  extends = "pacgan4"  set = ["eval.ema=true"]
+                        (the parent's settings, then these: a key set again takes the new value)
     [metrics.modes]     path = "modes.captured"   label = "modes"
     [[anchor]]          base = "ring"  variant = "pacgan4"  source = "..."  values = {modes = "7.8 ± 0.1"}
     [[prepare]]         creates = "runs/data/x.h5"  run = "{gantry} pack ..."   (made once if missing)
@@ -95,6 +97,7 @@ def load_plan(path):
     for name, v in plan["variants"].items():
         if not all(isinstance(s, str) and "=" in s for s in v.get("set", [])):
             sys.exit(f"results: variant {name}: set must be a list of key=value strings")
+    resolve_variants(plan, path)
     if not isinstance(plan.get("wide", []), list) or not isinstance(plan.get("best", []), list):
         sys.exit(f"results: plan {path}: wide must be a list of metric names and best an array ([[best]])")
     for k in plan.get("wide", []):
@@ -121,6 +124,35 @@ def load_plan(path):
         if not w["conditions"]:
             sys.exit(f"results: plan {path}: [window] needs all_of = [conditions]")
     return plan
+
+
+def resolve_variants(plan, path):
+    """Replaces each variant's `set` with its resolved list. A variant with `extends = "other"` starts from the
+    other's resolved settings: a key it sets again takes its value in the parent's place, a new key is added
+    after the parent's, so a plan states each variant's difference from its parent once."""
+    resolved = {}
+
+    def resolve(name, chain):
+        if name not in resolved:
+            v = plan["variants"][name]
+            settings = {}
+            if "extends" in v:
+                parent = v["extends"]
+                if not isinstance(parent, str) or parent not in plan["variants"]:
+                    sys.exit(f"results: plan {path}: variant {name} extends '{parent}', which is not a variant")
+                if parent in chain:
+                    sys.exit(f"results: plan {path}: variants extend in a cycle: {' -> '.join(chain + [parent])}")
+                settings = dict(kv.split("=", 1) for kv in resolve(parent, chain + [parent]))
+            for kv in v.get("set", []):
+                key, value = kv.split("=", 1)
+                settings[key] = value  # gantry's --set: the last value of a key wins
+            resolved[name] = [f"{k}={x}" for k, x in settings.items()]
+        return resolved[name]
+
+    for name in plan["variants"]:
+        resolve(name, [name])
+    for name, v in plan["variants"].items():
+        v["set"] = resolved[name]
 
 
 OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "==": lambda a, b: a == b,

@@ -137,8 +137,9 @@ name = "old"
 frozen = true
 config = "$repo/configs/pacgan_ring8.toml"
 [variants.gan]
-set = []
+set = ["train.ema_beta=0.5"]
 [variants.pack2]
+extends = "gan"
 set = ["model.pack=2"]
 [metrics.modes]
 path = "modes.captured"
@@ -237,6 +238,44 @@ compgen -G "res/runs/old-*" >/dev/null && fail "a frozen base was run: $(ls res/
 sed 's/^all_of = .*/all_of = ["modes.captured ~ 2"]/' plan.toml >badplan.toml
 "$PY" "$repo/bench/results.py" --plan badplan.toml --out res --report-only >bad.log 2>&1 && fail "a bad [window] was accepted"
 [[ $(wc -l <bad.log) == 1 ]] && grep -q "condition 'modes.captured ~ 2'" bad.log || fail "bad [window]: $(cat bad.log)"
+# A variant that extends another trains with the other's settings under its own (pack2 extends gan).
+grep -q "^ema_beta = 0.5$" res/runs/ring-pack2-s0/config.toml && grep -q "^pack = 2$" res/runs/ring-pack2-s0/config.toml ||
+  fail "pack2 did not get gan's settings: $(grep -E '^(ema_beta|pack) ' res/runs/ring-pack2-s0/config.toml)"
+# Resolution: the parent's settings in order, a key set again takes its place, new keys after; chains resolve.
+cat >ext.toml <<TOML
+[[base]]
+name = "ring"
+config = "$repo/configs/pacgan_ring8.toml"
+[variants.c]
+extends = "b"
+set = ["model.pack=3"]
+[variants.a]
+set = ["model.pack=2", "data.batch=20"]
+[variants.b]
+extends = "a"
+set = ["data.batch=40", "eval.ema=true"]
+[metrics.modes]
+path = "modes.captured"
+TOML
+"$PY" - "$repo/bench" <<'PY' || fail "variant resolution"
+import glob
+import sys
+sys.path.insert(0, sys.argv[1])
+import results
+v = results.load_plan("ext.toml")["variants"]
+assert v["a"]["set"] == ["model.pack=2", "data.batch=20"], v["a"]
+assert v["b"]["set"] == ["model.pack=2", "data.batch=40", "eval.ema=true"], v["b"]
+assert v["c"]["set"] == ["model.pack=3", "data.batch=40", "eval.ema=true"], v["c"]
+plans = glob.glob(sys.argv[1] + "/plans/*.toml")
+assert plans and all(results.load_plan(p)["variants"] for p in plans)  # the campaign's plans resolve
+PY
+# A parent that is not a variant, and a cycle, are refused in one line each.
+sed 's/^extends = "a"$/extends = "z"/' ext.toml >ext_bad.toml
+"$PY" "$repo/bench/results.py" --plan ext_bad.toml --out ext --report-only >bad.log 2>&1 && fail "extends an unknown variant"
+[[ $(wc -l <bad.log) == 1 ]] && grep -q "variant b extends 'z', which is not a variant" bad.log || fail "unknown parent: $(cat bad.log)"
+sed 's/^set = \["model.pack=2", "data.batch=20"\]$/extends = "c"/' ext.toml >ext_cycle.toml
+"$PY" "$repo/bench/results.py" --plan ext_cycle.toml --out ext --report-only >bad.log 2>&1 && fail "a cycle of extends"
+[[ $(wc -l <bad.log) == 1 ]] && grep -q "extend in a cycle: c -> b -> a -> c" bad.log || fail "cycle: $(cat bad.log)"
 # A condition on a path no evaluation has (a typo) gives no share ("–"), not 0 %.
 sed 's/modes.captured <= modes.total/modes.captured <= modes.totl/' plan.toml >typo.toml
 "$PY" "$repo/bench/results.py" --plan typo.toml --out typo --seeds 0-1 --report-only --report-steps 8 >typo.log 2>&1 &&
