@@ -269,10 +269,14 @@ assert v["c"]["set"] == ["model.pack=3", "data.batch=40", "eval.ema=true"], v["c
 plans = glob.glob(sys.argv[1] + "/plans/*.toml")
 assert plans and all(results.load_plan(p)["variants"] for p in plans)  # the campaign's plans resolve
 PY
-# A parent that is not a variant, and a cycle, are refused in one line each.
+# A parent that is not a variant, a misspelt extends and a cycle are refused in one line each.
 sed 's/^extends = "a"$/extends = "z"/' ext.toml >ext_bad.toml
 "$PY" "$repo/bench/results.py" --plan ext_bad.toml --out ext --report-only >bad.log 2>&1 && fail "extends an unknown variant"
 [[ $(wc -l <bad.log) == 1 ]] && grep -q "variant b extends 'z', which is not a variant" bad.log || fail "unknown parent: $(cat bad.log)"
+sed 's/^extends = "a"$/extend = "a"/' ext.toml >ext_typo.toml
+"$PY" "$repo/bench/results.py" --plan ext_typo.toml --out ext --report-only >bad.log 2>&1 && fail "a misspelt extends"
+[[ $(wc -l <bad.log) == 1 ]] && grep -q "variant b has extend; a variant takes only set and extends" bad.log ||
+  fail "misspelt extends: $(cat bad.log)"
 sed 's/^set = \["model.pack=2", "data.batch=20"\]$/extends = "c"/' ext.toml >ext_cycle.toml
 "$PY" "$repo/bench/results.py" --plan ext_cycle.toml --out ext --report-only >bad.log 2>&1 && fail "a cycle of extends"
 [[ $(wc -l <bad.log) == 1 ]] && grep -q "extend in a cycle: c -> b -> a -> c" bad.log || fail "cycle: $(cat bad.log)"
