@@ -97,9 +97,9 @@ def load_plan(path):
     for name, v in plan["variants"].items():
         if not all(isinstance(s, str) and "=" in s for s in v.get("set", [])):
             sys.exit(f"results: variant {name}: set must be a list of key=value strings")
-        if set(v) - {"set", "extends"}:  # a misspelt `extends` would otherwise drop the parent's settings unseen
-            sys.exit(f"results: plan {path}: variant {name} has {', '.join(sorted(set(v) - {'set', 'extends'}))}; "
-                     "a variant takes only set and extends")
+        unknown = sorted(set(v) - {"set", "extends"})  # a misspelt `extends` would drop the parent's settings unseen
+        if unknown:
+            sys.exit(f"results: plan {path}: variant {name} has {', '.join(unknown)}; a variant takes only set and extends")
     resolve_variants(plan, path)
     if not isinstance(plan.get("wide", []), list) or not isinstance(plan.get("best", []), list):
         sys.exit(f"results: plan {path}: wide must be a list of metric names and best an array ([[best]])")
