@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "common/atomic_file.h"
 #include "common/mixture2d.h"
+#include "eval/mode_coverage.h"
 #include "train/checkpoint_nets.h"
 #include "train/safetensors_writer.h"
 #include "train/point_outputs.h"
@@ -44,11 +45,8 @@ void write_torchscript(train::CheckpointNets& nets, train::Net which, const std:
   // (bench/route_quality.py) read it from here rather than keep a copy of common/mixture2d.h.
   if (!nets.config.data.mixture.empty()) {
     const Mixture2D mix = mixture_by_name(nets.config.data.mixture);
-    auto centers = torch::empty({static_cast<int64_t>(mix.centers.size()), 2}, torch::kFloat64);
-    for (size_t i = 0; i < mix.centers.size(); ++i)
-      for (int64_t j = 0; j < 2; ++j) centers[static_cast<int64_t>(i)][j] = mix.centers[i][j];
     m.register_attribute("mixture", c10::StringType::get(), mix.name);
-    m.register_attribute("mixture_centers", c10::TensorType::get(), centers);
+    m.register_attribute("mixture_centers", c10::TensorType::get(), eval::mixture_centers(mix));
     m.register_attribute("mixture_sigma", c10::FloatType::get(), mix.sigma);
   }
   write_atomically(out, [&](const fs::path& temp) { m.save(temp.string()); });

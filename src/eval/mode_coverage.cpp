@@ -6,16 +6,23 @@
 
 namespace gantry::eval {
 
+torch::Tensor mixture_centers(const Mixture2D& mixture) {
+  const int64_t k = static_cast<int64_t>(mixture.centers.size());
+  auto centers = torch::empty({k, 2}, torch::kDouble);
+  auto at = centers.accessor<double, 2>();
+  for (int64_t i = 0; i < k; ++i) {
+    at[i][0] = mixture.centers[static_cast<size_t>(i)][0];
+    at[i][1] = mixture.centers[static_cast<size_t>(i)][1];
+  }
+  return centers;
+}
+
 ModeCoverage mode_coverage(const torch::Tensor& points, const Mixture2D& mixture) {
   if (points.dim() != 2 || points.size(1) != 2 || points.size(0) < 1)
     throw std::invalid_argument("mode coverage: need [N >= 1, 2] points");
   const auto x = points.detach().to(torch::kCPU, torch::kDouble);
-  const int64_t k = static_cast<int64_t>(mixture.centers.size());
-  auto centers = torch::empty({k, 2}, torch::kDouble);
-  for (int64_t i = 0; i < k; ++i) {
-    centers[i][0] = mixture.centers[i][0];
-    centers[i][1] = mixture.centers[i][1];
-  }
+  const auto centers = mixture_centers(mixture);
+  const int64_t k = centers.size(0);
   const auto dist = torch::cdist(x, centers);  // [N, K]
   const auto [nearest_dist, nearest] = dist.min(1);
   // A non-finite point (a diverged G) is nowhere near a mode.

@@ -26,6 +26,10 @@ struct ModeCoverage {
   std::vector<int64_t> histogram;  // high-quality points per mode
 };
 
+// The mixture's modes as a [K, 2] float64 CPU tensor, row k = centers[k]: what coverage measures against, and
+// what a TorchScript export carries for tools outside gantry (common/mixture2d.h stays torch-free).
+torch::Tensor mixture_centers(const Mixture2D& mixture);
+
 // points: [N, 2], N ≥ 1. Throws std::invalid_argument otherwise.
 ModeCoverage mode_coverage(const torch::Tensor& points, const Mixture2D& mixture);
 

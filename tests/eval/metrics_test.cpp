@@ -322,6 +322,26 @@ TEST(Mixture2D, PacganGeometry) {
   EXPECT_EQ(grid.name, "pacgan_grid25");
 }
 
+TEST(Mixture2D, CentersTensorHoldsEveryModeInOrder) {
+  // The grid written out by hand (row-major over x then y), and the PacGAN ring at radius 1.
+  const auto grid = mixture_centers(mixture_by_name("pacgan_grid25"));
+  ASSERT_EQ(grid.dtype(), torch::kDouble);
+  ASSERT_EQ(grid.sizes(), (std::vector<int64_t>{25, 2}));
+  int row = 0;
+  for (double x : {-4.0, -2.0, 0.0, 2.0, 4.0})
+    for (double y : {-4.0, -2.0, 0.0, 2.0, 4.0}) {
+      EXPECT_EQ(grid[row][0].item<double>(), x) << row;
+      EXPECT_EQ(grid[row][1].item<double>(), y) << row;
+      ++row;
+    }
+  const auto ring = mixture_centers(mixture_by_name("pacgan_ring8"));
+  ASSERT_EQ(ring.sizes(), (std::vector<int64_t>{8, 2}));
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_NEAR(ring[i][0].item<double>(), std::cos(M_PI / 4 * i), 1e-15);
+    EXPECT_NEAR(ring[i][1].item<double>(), std::sin(M_PI / 4 * i), 1e-15);
+  }
+}
+
 TEST(MixtureSource, FixedPoolIsReshuffledEveryEpoch) {
   const auto m = mixture_by_name("pacgan_ring8");
   constexpr int64_t kPool = 60, kBatch = 12;
