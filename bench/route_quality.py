@@ -9,7 +9,8 @@ This reads a checkpoint's G (exported by `gantry export --format torchscript`, s
 the model), draws N samples with the routes gantry would draw for samples 0..N-1, and reports, per class of
 route (how many modes hold ≥ --mode-share of its samples), the routes' share of all samples, their
 off-mode share, and what they contribute to the total off-mode share; plus the routes that sit mostly
-off every mode. JSON on stdout, a short summary on stderr.
+off every mode (stray routes), each with its filter sets and the strays beside it. JSON on stdout, a
+short summary on stderr.
 
 Before measuring it checks its labelling: perturbing one filter set of each bank layer must change exactly
 the samples it labelled with that set.
@@ -69,6 +70,15 @@ def check_labels(g, layers, z, routes, step):
                          f"({int((moved != labelled).sum())} samples): the export's route draw changed?")
 
 
+def sets_of(route, sets_per_layer):
+    """The filter set of each bank layer that a route index (mixed radix, first layer most significant) uses."""
+    picked = []
+    for k in reversed(sets_per_layer):
+        picked.append(route % k)
+        route //= k
+    return picked[::-1]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", required=True)
@@ -126,10 +136,17 @@ def main():
         c["off_mode"] += off
         if off > n / 2:
             centre = x[m].mean(0)
-            strays.append({"route": rid, "share": n / a.count, "off_mode_share": off / n,
+            strays.append({"route": rid, "sets": sets_of(rid, [k for _, k in layers]), "share": n / a.count,
+                           "off_mode_share": off / n,
                            "mean": [round(v, 3) for v in centre.tolist()],
                            "std": [round(v, 3) for v in x[m].std(0).tolist()] if n > 1 else [0.0, 0.0],
                            "nearest_mode_distance": round(float(torch.cdist(centre[None], centres).min()), 3)})
+    # Strays that sit together (means within 3σ). With several bank layers a route is a product of filter
+    # sets: when two sets of one layer become alike, every pair of routes that differ only there lands on one
+    # point (docs/RESULTS.md, "Why the strays stay").
+    for st in strays:
+        st["twins"] = [o["route"] for o in strays if o is not st
+                       and math.dist(o["mean"], st["mean"]) <= 3 * sigma]
     out = {
         "checkpoint": a.checkpoint, "net": a.net, "step": int(g.step), "count": a.count, "routes": n_routes,
         "bank_sets": [k for _, k in layers], "high_quality_share": float(good.float().mean()),
@@ -146,6 +163,9 @@ def main():
     for k, c in out["by_modes_covered"].items():
         print(f"  routes on {k} mode(s): {c['routes']:4d}, {c['sample_share']:.1%} of samples, "
               f"{c['off_mode_share']:.1%} of theirs off-mode = {c['off_mode_of_all']:.1%} of all", file=sys.stderr)
+    for st in strays:
+        print(f"  stray route {st['route']} (sets {st['sets']}) at {st['mean']}, {st['nearest_mode_distance']} from "
+              f"a mode{', with routes ' + str(st['twins']) if st['twins'] else ''}", file=sys.stderr)
 
 
 if __name__ == "__main__":

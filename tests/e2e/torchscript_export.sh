@@ -111,6 +111,19 @@ for name, routes, sets in (("mlp_banks_none", 36, [6, 6]), ("mlp_banks_vbn", 4, 
     # Every off-mode sample is in exactly one class: the classes' parts add up to the whole.
     assert abs(sum(c["off_mode_of_all"] for c in classes) - (1 - r["high_quality_share"])) < 1e-9, name
     assert 0 <= r["modes_captured"] <= r["modes_total"] == 8, name
+    # A 2-step G puts most routes off the modes. Each stray names its filter sets (the route index in mixed
+    # radix, first bank most significant) and its twins: the other strays within 3σ (ring8: σ 0.02).
+    strays = {s["route"]: s for s in r["strays"]}
+    assert len(strays) >= routes // 2, (name, len(strays))
+    for s in strays.values():
+        index = 0
+        for picked, k in zip(s["sets"], sets):
+            assert 0 <= picked < k, (name, s)
+            index = index * k + picked
+        assert index == s["route"] and len(s["sets"]) == len(sets), (name, s)
+        near = sorted(o for o, t in strays.items() if o != s["route"]
+                      and sum((a - b) ** 2 for a, b in zip(s["mean"], t["mean"])) ** 0.5 <= 0.06)
+        assert sorted(s["twins"]) == near, (name, s["route"], s["twins"], near)
 PY
 "$PY" "$ROUTES" --checkpoint mlp_bn/ckpt-000000002.pt --gantry "$GANTRY" >out.txt 2>&1 && fail "route_quality without banks succeeded"
 grep -q "no stochastic banks" out.txt && [[ $(wc -l <out.txt) == 1 ]] || fail "route_quality without banks: $(cat out.txt)"
