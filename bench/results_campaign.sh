@@ -8,8 +8,8 @@
 #   bench/results_campaign.sh A|B|C [GANTRY]
 # Lane A: the grid candidate's remaining seeds at 100k (the issue's goal row; 5 of 10 finished), then the main
 #   PacGAN 2-D table (every variant to 10 seeds at 10k).
-# Lane B: Fashion-MNIST SN / SN + DiReAL / PGN seed 2 and DiReAL's two presets on the pinned classifier, then
-#   joins lane A.
+# Lane B: DiReAL's two presets on the pinned classifier (SN / SN + DiReAL / PGN / baseline have their 3 seeds),
+#   then joins lane A.
 # Lane C: the variants to 10 seeds at 10k (short runs: each one finished is kept even when a session ends
 #   early), then joins lane A; a third process on two cores slows the other lanes by ~1/3.
 set -uo pipefail
@@ -42,7 +42,8 @@ case "$lane" in
     results --plan bench/plans/pacgan2d.toml --steps 10000 --seeds 0-9 --only pacgan2,direal,fm,mbd,sgan,gan_bn_torch
     ;;
   B)
-    # Section 2's rows to 3 seeds on the pinned classifier (~20-40 min of one core per run), then DiReAL's presets.
+    # Section 2's rows to 3 seeds on the pinned classifier (~20-40 min of one core per run; all finished on
+    # 2026-12-02, so this line reports "done before"), then DiReAL's presets.
     log "Fashion-MNIST (pinned classifier): SN, SN + DiReAL, PGN, baseline, 3 seeds at 10 epochs"
     results --plan bench/plans/fmnist_direal.toml --steps 9380 --seeds 0-2 --bases fmnist_pinned --only sn,sn_direal,pgn,baseline
     log "Fashion-MNIST (pinned classifier): DiReAL with both presets, 3 seeds at 10 epochs"
