@@ -6,8 +6,8 @@
 # from their checkpoints. Commit docs/data/runs/ now and then: runs/ does not
 # survive a new machine.
 #   bench/results_campaign.sh A|B|C [GANTRY]
-# Lane A: the grid candidate's remaining seeds at 100k (the issue's goal row; 5 of 10 finished), then the main
-#   PacGAN 2-D table (every variant to 10 seeds at 10k).
+# Lane A: the grid candidate with one bank of 64 sets at 100k (the issue's goal row; seed 1 finished), then the
+#   main PacGAN 2-D table (every variant to 10 seeds at 10k).
 # Lane B: DiReAL's two presets on the pinned classifier (SN / SN + DiReAL / PGN / baseline have their 3 seeds),
 #   then joins lane A.
 # Lane C: the variants to 10 seeds at 10k (short runs: each one finished is kept even when a session ends
@@ -34,10 +34,11 @@ log() { printf '[campaign %s %s] %s\n' "$lane" "$(date +%H:%M:%S)" "$*"; }
 {
 case "$lane" in
   A)
-    # The candidate with β1 0.8 (5 of 10 seeds finished). The β1 switch to 0 at 30k was measured on seeds 0-1 and
-    # did not lift it (docs/RESULTS.md): its remaining seeds are no longer run. ~70 min of one core per seed.
-    log "grid candidate: TTUR + banks + G_ema, 10 seeds at 100k"
-    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_banks_ema
+    # Two banks of 8 sets (pacgan4_ttur_banks_ema) stopped at 6 seeds: 24.8 modes / ~94 %, with collapses and
+    # stray routes. One bank of 64 sets held 25 modes at 95-97 % from 62k on seed 1 without a collapse
+    # (docs/RESULTS.md): its other seeds come first. ~80 min of one core per seed with a second run beside it.
+    log "grid candidate: TTUR + 64 independent routes + G_ema, 10 seeds at 100k"
+    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_bank64_ema
     log "the variants to 10 seeds at 10k"
     results --plan bench/plans/pacgan2d.toml --steps 10000 --seeds 0-9 --only pacgan2,direal,fm,mbd,sgan,gan_bn_torch
     ;;
@@ -48,15 +49,15 @@ case "$lane" in
     results --plan bench/plans/fmnist_direal.toml --steps 9380 --seeds 0-2 --bases fmnist_pinned --only sn,sn_direal,pgn,baseline
     log "Fashion-MNIST (pinned classifier): DiReAL with both presets, 3 seeds at 10 epochs"
     results --plan bench/plans/fmnist_direal.toml --steps 9380 --seeds 0-2 --bases fmnist_pinned --only direal,direal_paper
-    log "grid candidate: TTUR + banks + G_ema, 10 seeds at 100k"
-    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_banks_ema
+    log "grid candidate: TTUR + 64 independent routes + G_ema, 10 seeds at 100k"
+    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_bank64_ema
     ;;
   C)
     # The runners' locks give each run to one lane, so C and A share the variants without training one twice.
     log "the variants to 10 seeds at 10k"
     results --plan bench/plans/pacgan2d.toml --steps 10000 --seeds 0-9 --only pacgan2,direal,fm,mbd,sgan,gan_bn_torch
-    log "grid candidate: TTUR + banks + G_ema, 10 seeds at 100k"
-    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_banks_ema
+    log "grid candidate: TTUR + 64 independent routes + G_ema, 10 seeds at 100k"
+    results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_bank64_ema
     ;;
   *)
     echo "bench/results_campaign.sh: lane must be A, B or C, not '$lane'" >&2
