@@ -2,7 +2,9 @@
 // Ensemble…"; docs/TECHNIQUES.md]: a bank of K filter sets (4×4 stride-2
 // transposed convs with weight norm, each followed by its own PReLU
 // initialised at 0.2); every sample goes through one set chosen at random per
-// forward, so L such layers give K^L routes. Samples are grouped by their set.
+// forward, so L such layers give K^L routes. Samples are grouped by their set;
+// small linear banks instead gather each sample's weights (one batched matmul
+// for any K). A set no sample uses stays out of the graph (no gradient).
 //
 // Routes are a pure function of (seed, step, layer, GLOBAL sample index): the
 // same sample gets the same route whatever rank computes it, so N ranks equal
@@ -30,11 +32,14 @@ torch::Tensor draw_routes(uint64_t seed, int64_t step, int64_t layer, int64_t fi
 class StochasticDeconvImpl : public torch::nn::Module {
  public:
   explicit StochasticDeconvImpl(const StochasticDeconvOptions& options);
-  // routes: int64 (n,) in [0, K).
+  // routes: int64 (n,) in [0, K); a route outside throws std::invalid_argument.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& routes);
   int64_t filter_sets() const { return opt_.filter_sets; }
 
  private:
+  // r: the routes on the host.
+  torch::Tensor forward_grouped(const torch::Tensor& x, const torch::Tensor& r);
+  torch::Tensor forward_gathered(const torch::Tensor& x, const torch::Tensor& r);
   StochasticDeconvOptions opt_;
   std::vector<WeightLayer> sets_;
   std::vector<torch::nn::PReLU> acts_;

@@ -196,36 +196,85 @@ TEST(MinibatchDiscrimination, MatchesTheFormulaWithSelfExcluded) {
       torch::equal(mbd->forward(h.detach().narrow(0, 0, 1)).narrow(1, 4, 3), torch::zeros({1, 3}, torch::kDouble)));
 }
 
+namespace {
+
+// A bank against each sample sent alone through its own filter set (a second bank with the same parameters):
+// outputs, the input's gradient and every parameter's gradient for a loss with generic coefficients. A set no
+// sample uses must get no gradient at all (Adam then leaves it alone).
+void expect_bank_equals_per_sample_sets(const StochasticDeconvOptions& o, const torch::Tensor& x0, int64_t step) {
+  StochasticDeconv bank(o), alone(o);
+  bank->to(torch::kDouble);
+  alone->to(torch::kDouble);
+  {
+    torch::NoGradGuard ng;
+    auto theirs = alone->named_parameters();
+    for (const auto& p : bank->named_parameters()) theirs[p.key()].copy_(p.value());
+  }
+  const auto routes = draw_routes(7, step, 0, 100, x0.size(0), o.filter_sets);
+  const auto x = x0.clone().requires_grad_(true);
+  const auto y = bank->forward(x, routes);
+  const auto coef = torch::randn_like(y);
+  weighted(y, coef).backward();
+
+  auto sets = alone->named_children();
+  const auto xa = x0.clone().requires_grad_(true);
+  std::vector<torch::Tensor> rows;
+  for (int64_t i = 0; i < x0.size(0); ++i) {
+    const auto r = std::to_string(routes[i].item<int64_t>());
+    auto layer = std::dynamic_pointer_cast<WeightLayerImpl>(sets["set" + r]);
+    auto act = std::dynamic_pointer_cast<torch::nn::PReLUImpl>(sets["act" + r]);
+    rows.push_back(act->forward(layer->forward(xa.narrow(0, i, 1))));
+  }
+  const auto ya = torch::cat(rows);
+  weighted(ya, coef).backward();
+  EXPECT_TRUE(close(y, ya, "y"));
+  EXPECT_TRUE(close(x.grad(), xa.grad(), "grad x"));
+  auto theirs = alone->named_parameters();
+  int64_t without = 0;
+  for (const auto& p : bank->named_parameters()) {
+    const auto& mine = p.value().grad();
+    const auto& ref = theirs[p.key()].grad();
+    ASSERT_EQ(mine.defined(), ref.defined()) << p.key();
+    if (mine.defined())
+      EXPECT_TRUE(close(mine, ref, p.key()));
+    else
+      ++without;
+  }
+  const auto used = std::get<0>(at::_unique(routes)).numel();
+  EXPECT_EQ(without, (o.filter_sets - used) * 4) << "weight, gain, bias and slopes of each unused set";
+}
+
+StochasticDeconvOptions linear_bank(int64_t in, int64_t out, int64_t sets) {
+  StochasticDeconvOptions o;
+  o.kind = LayerKind::kLinear;
+  o.in = in;
+  o.out = out;
+  o.filter_sets = sets;
+  return o;
+}
+
+}  // namespace
+
 TEST(StochasticDeconv, EachSampleGoesThroughItsOwnFilterSet) {
   torch::manual_seed(6);
   StochasticDeconvOptions o;
   o.in = 4;
   o.out = 3;
   o.filter_sets = 4;
-  StochasticDeconv layer(o);
-  layer->to(torch::kDouble);
-  const auto x = torch::randn({9, 4, 4, 4}, torch::kDouble);
-  const auto routes = draw_routes(7, 3, 0, 100, 9, 4);
-  const auto y = layer->forward(x, routes);
-  ASSERT_EQ(y.sizes(), (torch::IntArrayRef{9, 3, 8, 8}));
-  auto sets = layer->named_children();
-  for (int64_t i = 0; i < 9; ++i) {
-    const auto r = routes[i].item<int64_t>();
-    auto deconv = std::dynamic_pointer_cast<WeightLayerImpl>(sets["set" + std::to_string(r)]);
-    auto act = std::dynamic_pointer_cast<torch::nn::PReLUImpl>(sets["act" + std::to_string(r)]);
-    const auto alone = act->forward(deconv->forward(x.narrow(0, i, 1)));
-    EXPECT_TRUE(torch::allclose(y.narrow(0, i, 1), alone)) << "sample " << i;
-  }
-  // Gradients reach exactly the sets that were chosen.
-  y.sum().backward();
-  std::set<int64_t> used;
-  for (int64_t i = 0; i < 9; ++i) used.insert(routes[i].item<int64_t>());
-  for (int64_t s = 0; s < 4; ++s) {
-    const auto g = sets["set" + std::to_string(s)]->named_parameters()["weight"].grad();
-    EXPECT_EQ(g.defined() && g.abs().sum().item<double>() > 0, used.count(s) == 1) << "set " << s;
-  }
+  expect_bank_equals_per_sample_sets(o, torch::randn({9, 4, 4, 4}, torch::kDouble), 3);
   // Routes: a pure function of (seed, step, layer, global index), all sets used, sample-wise shardable.
   EXPECT_TRUE(torch::equal(draw_routes(7, 3, 0, 100, 9, 4).narrow(0, 4, 5), draw_routes(7, 3, 0, 104, 5, 4)));
   EXPECT_FALSE(torch::equal(draw_routes(7, 3, 0, 0, 64, 4), draw_routes(7, 4, 0, 0, 64, 4)));
   EXPECT_EQ(std::get<0>(at::_unique(draw_routes(1, 0, 0, 0, 256, 8))).numel(), 8);
+}
+
+// Linear banks take two paths (stochastic_deconv.cpp): per-sample gathered weights while they are small (the
+// 2-D grid's one bank of 64 sets of 2 → 400), sets looped over sorted samples above that.
+TEST(StochasticDeconv, LinearBanksGatheredOrLoopedEqualPerSampleSets) {
+  torch::manual_seed(8);
+  expect_bank_equals_per_sample_sets(linear_bank(2, 5, 64), torch::randn({30, 2}, torch::kDouble), 1);
+  expect_bank_equals_per_sample_sets(linear_bank(256, 300, 3), torch::randn({64, 256}, torch::kDouble), 2);
+  StochasticDeconv bank(linear_bank(2, 5, 4));
+  EXPECT_THROW(bank->forward(torch::randn({2, 2}), torch::tensor({0, 4}, torch::kLong)), std::invalid_argument);
+  EXPECT_THROW(bank->forward(torch::randn({2, 2}), torch::tensor({0}, torch::kLong)), std::invalid_argument);
 }
