@@ -145,7 +145,7 @@ torch::jit::Module norm_layer(NormLayerImpl& n) {
   throw std::logic_error("torchscript export: unknown norm kind");
 }
 
-// StochasticDeconvImpl::forward unrolled over its filter sets (the grouped path's result, one set at a time).
+// StochasticDeconvImpl::forward unrolled over its filter sets.
 torch::jit::Module bank(StochasticDeconvImpl& b) {
   torch::jit::Module t("gantry_StochasticBank");
   std::vector<std::string> src = {"def forward(self, x: Tensor, routes: Tensor) -> Tensor:",

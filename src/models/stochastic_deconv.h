@@ -2,9 +2,8 @@
 // Ensemble…"; docs/TECHNIQUES.md]: a bank of K filter sets (4×4 stride-2
 // transposed convs with weight norm, each followed by its own PReLU
 // initialised at 0.2); every sample goes through one set chosen at random per
-// forward, so L such layers give K^L routes. Samples are grouped by their set;
-// small linear banks instead gather each sample's weights (one batched matmul
-// for any K). A set no sample uses stays out of the graph (no gradient).
+// forward, so L such layers give K^L routes. Samples are grouped by their set
+// on the host; a set no sample uses stays out of the graph (no gradient).
 //
 // Routes are a pure function of (seed, step, layer, GLOBAL sample index): the
 // same sample gets the same route whatever rank computes it, so N ranks equal
@@ -37,9 +36,6 @@ class StochasticDeconvImpl : public torch::nn::Module {
   int64_t filter_sets() const { return opt_.filter_sets; }
 
  private:
-  // r: the routes on the host.
-  torch::Tensor forward_grouped(const torch::Tensor& x, const torch::Tensor& r);
-  torch::Tensor forward_gathered(const torch::Tensor& x, const torch::Tensor& r);
   StochasticDeconvOptions opt_;
   std::vector<WeightLayer> sets_;
   std::vector<torch::nn::PReLU> acts_;

@@ -73,7 +73,7 @@ torch::Tensor WeightLayerImpl::effective_weight() {
   const auto m = matrix_of(weight_);
   if (opt_.norm() == WeightNorm::kWeight) {
     // w_i = g_i v_i / ‖v_i‖, reshaped back to the weight's layout.
-    const auto scale = weight_norm_scale(m, gain_);
+    const auto scale = gain_ / m.norm(2, 1);
     if (opt_.kind() == LayerKind::kDeconv) return weight_ * scale.view({1, -1, 1, 1});
     std::vector<int64_t> view(weight_.dim(), 1);
     view[0] = -1;
@@ -90,10 +90,6 @@ torch::Tensor WeightLayerImpl::effective_weight() {
   // not alter what this graph saved for backward.
   sigma_ = torch::dot(u_.clone(), torch::mv(m, v_.clone()));
   return weight_ / sigma_;
-}
-
-torch::Tensor weight_norm_scale(const torch::Tensor& rows, const torch::Tensor& gain) {
-  return gain / rows.norm(2, -1);
 }
 
 torch::Tensor WeightLayerImpl::forward(const torch::Tensor& x) {

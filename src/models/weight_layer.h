@@ -69,9 +69,6 @@ class WeightLayerImpl : public torch::nn::Module {
   torch::Tensor effective_weight();
   // The raw parameter whose filters DiReAL compares (v under WN).
   const torch::Tensor& raw_weight() const { return weight_; }
-  // g under WN (undefined otherwise); the bias (undefined without one).
-  const torch::Tensor& gain() const { return gain_; }
-  const torch::Tensor& bias() const { return bias_; }
   // Raw filters as a (out, fan_in) matrix view, per the table above.
   torch::Tensor filter_matrix() const;
   // Raw weights grouped by INPUT unit, (in, out·k·k): what each input channel
@@ -87,9 +84,5 @@ class WeightLayerImpl : public torch::nn::Module {
   torch::Tensor weight_, bias_, gain_, u_, v_, sigma_;
 };
 TORCH_MODULE(WeightLayer);
-
-// Weight norm's per-filter factor g_i / ‖v_i‖ for filters v_i along rows' last dim (any leading dims, gain
-// without the last): what effective_weight multiplies v by, shared with banks that stack several layers' v.
-torch::Tensor weight_norm_scale(const torch::Tensor& rows, const torch::Tensor& gain);
 
 }  // namespace gantry::models

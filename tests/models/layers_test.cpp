@@ -268,9 +268,9 @@ TEST(StochasticDeconv, EachSampleGoesThroughItsOwnFilterSet) {
   EXPECT_EQ(std::get<0>(at::_unique(draw_routes(1, 0, 0, 0, 256, 8))).numel(), 8);
 }
 
-// Linear banks take two paths (stochastic_deconv.cpp): per-sample gathered weights while they are small (the
-// 2-D grid's one bank of 64 sets of 2 → 400), sets looped over sorted samples above that.
-TEST(StochasticDeconv, LinearBanksGatheredOrLoopedEqualPerSampleSets) {
+// Linear banks (SGAN for 2-D): the grid's one bank of 64 sets of 2 → 400 in small, where most sets go unused,
+// and a wide bank.
+TEST(StochasticDeconv, LinearBanksEqualPerSampleSets) {
   torch::manual_seed(8);
   expect_bank_equals_per_sample_sets(linear_bank(2, 5, 64), torch::randn({30, 2}, torch::kDouble), 1);
   expect_bank_equals_per_sample_sets(linear_bank(256, 300, 3), torch::randn({64, 256}, torch::kDouble), 2);
