@@ -6,7 +6,7 @@
 # from their checkpoints. Commit docs/data/runs/ now and then: runs/ does not
 # survive a new machine.
 #   bench/results_campaign.sh A|B|C [GANTRY]
-# Lane A: the grid candidate with one bank of 64 sets at 100k (the goal row; seed 1 finished), then the
+# Lane A: the grid candidate with one bank of 64 sets at 100k (the goal row; seeds 0-1 finished), then the
 #   main PacGAN 2-D table (every variant to 10 seeds at 10k).
 # Lane B: DiReAL's two presets on the pinned classifier (SN / SN + DiReAL / PGN / baseline have their 3 seeds),
 #   then joins lane A.
@@ -35,8 +35,8 @@ log() { printf '[campaign %s %s] %s\n' "$lane" "$(date +%H:%M:%S)" "$*"; }
 case "$lane" in
   A)
     # Two banks of 8 sets (pacgan4_ttur_banks_ema) stopped at 6 seeds: 24.8 modes / ~94 %, with collapses and
-    # stray routes. One bank of 64 sets held 25 modes at 95-97 % from 62k on seed 1 without a collapse
-    # (docs/RESULTS.md): its other seeds come first. ~80 min of one core per seed with a second run beside it.
+    # stray routes. One bank of 64 sets held 25 modes at 95-97 % from 60-62k on seeds 0 and 1 without a collapse
+    # (docs/RESULTS.md): its other seeds come first. ~65-75 min of one core per seed with a second run beside it.
     log "grid candidate: TTUR + 64 independent routes + G_ema, 10 seeds at 100k"
     results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_bank64_ema
     log "the variants to 10 seeds at 10k"
