@@ -1,5 +1,5 @@
-// Differentiable all_reduce(sum) for global-batch statistics (synchronized
-// batch norm, feature-matching means).
+// Differentiable all_reduce(sum) for global-batch statistics (feature-matching
+// means; synchronized BN has its own autograd function, models/sync_batch_norm).
 //
 // forward: y = Σ_r x_r on every rank. backward: ∂/∂x_r = Σ_s ∂L_s/∂y, an
 // all-reduce of the incoming gradients; with per-rank losses averaged by

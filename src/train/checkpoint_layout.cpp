@@ -14,6 +14,37 @@ std::vector<PartEntry> part_entries(const CheckpointParts& p) {
           {"ha_g", p.ha_g},    {"ha_d", p.ha_d}};
 }
 
+dist::NamedTensors replicated_tensors(const CheckpointParts& parts) {
+  dist::NamedTensors out;
+  for (const auto& [key, part] : part_entries(parts)) {
+    if (const auto* m = std::get_if<torch::nn::Module*>(&part)) {
+      if (*m == nullptr) continue;
+      for (auto& [name, t] : dist::parameters_and_buffers(**m)) out.emplace_back(key + "." + name, t);
+    } else if (const auto* o = std::get_if<torch::optim::Optimizer*>(&part)) {
+      if (*o == nullptr) continue;
+      const auto& groups = (*o)->param_groups();
+      const auto& state = (*o)->state();
+      for (size_t g = 0; g < groups.size(); ++g) {
+        const auto& params = groups[g].params();
+        for (size_t i = 0; i < params.size(); ++i) {
+          const auto it = state.find(params[i].unsafeGetTensorImpl());
+          if (it == state.end()) continue;  // no update yet (no gradient): nothing to compare
+          const auto* adam = dynamic_cast<const torch::optim::AdamParamState*>(it->second.get());
+          if (adam == nullptr) throw std::logic_error("replicated_tensors: " + key + " holds non-Adam state");
+          const auto name = key + "." + std::to_string(g) + "." + std::to_string(i) + ".";
+          out.emplace_back(name + "exp_avg", adam->exp_avg());
+          out.emplace_back(name + "exp_avg_sq", adam->exp_avg_sq());
+          if (adam->max_exp_avg_sq().defined()) out.emplace_back(name + "max_exp_avg_sq", adam->max_exp_avg_sq());
+        }
+      }
+    } else if (auto* ha = std::get<reg::HistoricalAverage*>(part)) {
+      const auto state = ha->state();  // averages, then the count
+      for (size_t i = 0; i < state.size(); ++i) out.emplace_back(key + "." + std::to_string(i), state[i]);
+    }
+  }
+  return out;
+}
+
 namespace {
 
 void write_part(torch::serialize::OutputArchive& out, const PartRef& part) {

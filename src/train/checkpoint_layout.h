@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/named_enum.h"
+#include "dist/replicas.h"
 
 namespace gantry::reg {
 class HistoricalAverage;
@@ -55,7 +56,7 @@ struct CheckpointCounters {
   int64_t sampler_epoch = 0;  // the data position to resume from
   int64_t sampler_offset = 0;
   int64_t world_size = 0;  // ranks that saved it
-  int64_t param_hash = 0;  // xxHash3 of G and D's parameters (dist/replicas.h), as int64
+  int64_t param_hash = 0;  // combined xxHash3 of replicated_tensors() (dist/replicas.h), as int64
 };
 
 inline constexpr const char* kConfigKey = "config";
@@ -91,6 +92,12 @@ struct PartEntry {
   PartRef part;
 };
 std::vector<PartEntry> part_entries(const CheckpointParts& parts);
+
+// Every tensor of the non-null parts, named "<key>.<name>" ("G.fc1.weight", "opt_d.0.3.exp_avg" for group 0,
+// parameter 3, "ha_d.2"): the replicated state, identical on every rank by design (ARCHITECTURE.md,
+// invariant 2), that the trainer's hash check covers before each checkpoint. Optimizer state is Adam's
+// moments (std::logic_error for another optimizer's state); FusedAdam's step counts are not tensors of it.
+dist::NamedTensors replicated_tensors(const CheckpointParts& parts);
 
 // Writes every non-null part, the counters and the config.
 void write_checkpoint_parts(torch::serialize::OutputArchive& archive, const CheckpointParts& parts,

@@ -320,9 +320,8 @@ void Trainer::agree_on_running_stats() {
 
 void Trainer::save(const data::SamplerState* position) {
   agree_on_running_stats();
-  // Every rank takes part in the consistency check; rank 0 writes.
-  auto report = dist::check_consistency(*g_, comm_);
-  if (report.consistent) report = dist::check_consistency(*d_, comm_);
+  // Every rank takes part in the consistency check of everything the checkpoint holds; rank 0 writes.
+  const auto report = dist::check_consistency(replicated_tensors(checkpoint_parts()), comm_);
   if (!report.consistent) throw std::runtime_error("replicas diverged before checkpointing: " + report.message());
   if (world_.rank() != 0) return;
   const auto pos = position ? *position : loader_->state();

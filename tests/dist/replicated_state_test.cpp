@@ -6,13 +6,16 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <set>
+
 #include "dist/communicator.h"
 #include "dist/grad_sync.h"
 #include "dist/replicas.h"
 #include "dist/test_util.h"
 #include "models/networks.h"
-#include "train/ema.h"
 #include "reg/historical_averaging.h"
+#include "train/checkpoint_layout.h"
+#include "train/ema.h"
 
 using namespace gantry;
 
@@ -85,4 +88,26 @@ TEST(ReplicatedState, IdenticalOnEveryRankAfterSeveralSteps) {
   // The state really moved: SN u changed by the power iterations, EMA differs from G.
   EXPECT_FALSE(torch::equal(u_before, d->named_buffers()["conv1.sn_u"]));
   EXPECT_FALSE(torch::equal(g_ema->named_parameters()["project.weight"], g->named_parameters()["project.weight"]));
+
+  // The trainer's pre-checkpoint check covers all of it, the optimizers' moments included: every
+  // tensor once, under its part's archive key, and a difference in one rank's Adam state is caught.
+  const train::CheckpointParts parts{g.get(), d.get(), g_ema.get(), &opt_g, &opt_d, nullptr, &ha};
+  const auto tensors = train::replicated_tensors(parts);
+  const auto count = [](const torch::nn::Module& m) { return dist::parameters_and_buffers(m).size(); };
+  EXPECT_EQ(tensors.size(),
+            2 * count(*g) + count(*d) + 2 * opt_g.state().size() + 2 * opt_d.state().size() + ha.state().size());
+  EXPECT_EQ(opt_d.state().size(), d->parameters().size()) << "every D parameter has Adam moments after 4 steps";
+  std::set<std::string> names;
+  for (const auto& [name, t] : tensors) names.insert(name);
+  EXPECT_EQ(names.size(), tensors.size()) << "names are not unique";
+  EXPECT_TRUE(names.count("G_ema.project.weight") && names.count("opt_d.0.0.exp_avg_sq") && names.count("ha_d.0"));
+  expect_consistent(dist::check_consistency(tensors, comm), "every part of a checkpoint");
+  if (world.size() > 1) {
+    auto& state = opt_d.state().at(d->parameters()[0].unsafeGetTensorImpl());
+    static_cast<torch::optim::AdamParamState&>(*state).exp_avg().add_(world.rank() == world.size() - 1 ? 1e-3 : 0.0);
+    const auto report = dist::check_consistency(train::replicated_tensors(parts), comm);
+    EXPECT_FALSE(report.consistent);
+    EXPECT_EQ(report.first_tensor, "opt_d.0.0.exp_avg");
+    EXPECT_EQ(report.first_rank, world.size() - 1);
+  }
 }
