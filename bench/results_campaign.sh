@@ -26,6 +26,11 @@ if [[ ! -x "$gantry" && "$gantry" == "$default_bin" ]]; then
   [[ -x build/gantry ]] || { echo "bench/results_campaign.sh: no build/gantry (run scripts/setup.sh first)" >&2; exit 2; }
   mkdir -p runs/bin && cp build/gantry "$gantry.new" && mv "$gantry.new" "$gantry"
 fi
+# nice alone does not make a lane yield: with the kernel's autogroups (sched_autogroup_enabled, Debian's
+# default) nice weighs a process only against its own session, and a lane started with setsid is a session
+# that gets as much CPU as a build's. So the lane's autogroup is made nice 19 as well (where the kernel has
+# them): a build or a test run then takes the cores and the lanes keep what is left.
+if [[ -w /proc/self/autogroup ]]; then echo 19 > /proc/self/autogroup 2>/dev/null || true; fi
 results() { nice -n 10 "$py" bench/results.py --jobs 1 --gantry "$gantry" "$@"; }
 log() { printf '[campaign %s %s] %s\n' "$lane" "$(date +%H:%M:%S)" "$*"; }
 
