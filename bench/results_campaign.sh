@@ -6,10 +6,10 @@
 # from their checkpoints. Commit docs/data/runs/ now and then: runs/ does not
 # survive a new machine.
 #   bench/results_campaign.sh A|B|C [GANTRY]
-# Lane A: the grid candidate with one bank of 64 sets at 100k (the issue's goal row; seeds 0-1 finished), then the
+# Lane A: the grid candidate with one bank of 64 sets at 100k (the issue's goal row; seeds 0-2 finished), then the
 #   main PacGAN 2-D table (every variant to 10 seeds at 10k).
 # Lane B: DiReAL's two presets on the pinned classifier (SN / SN + DiReAL / PGN / baseline have their 3 seeds),
-#   then joins lane A.
+#   then lane A's two steps (the runners' locks give each run to one lane).
 # Lane C: the variants to 10 seeds at 10k (short runs: each one finished is kept even when a session ends
 #   early), then joins lane A; a third process on two cores slows the other lanes by ~1/3.
 set -uo pipefail
@@ -56,6 +56,8 @@ case "$lane" in
     results --plan bench/plans/fmnist_direal.toml --steps 9380 --seeds 0-2 --bases fmnist_pinned --only direal,direal_paper
     log "grid candidate: TTUR + 64 independent routes + G_ema, 10 seeds at 100k"
     results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_bank64_ema
+    log "the variants to 10 seeds at 10k"
+    results --plan bench/plans/pacgan2d.toml --steps 10000 --seeds 0-9 --only pacgan2,direal,fm,mbd,sgan,gan_bn_torch
     ;;
   C)
     # The runners' locks give each run to one lane, so C and A share the variants without training one twice.
