@@ -11,6 +11,9 @@ paper gives them, the anchor rows to print beside gantry's numbers:
     [variants.pacgan4]  set = ["model.pack=4", "data.batch=400"]
     [variants.pacgan4_ema]  extends = "pacgan4"  set = ["eval.ema=true"]
                         (the parent's settings, then these: a key set again takes the new value)
+    [variants.x_linear] set = ["train.lr_schedule=linear"]  budget = 30000
+                        (a variant whose settings are a function of train.steps is tied to its budget: run
+                        and tabulated at that budget only; a schedule without a budget is refused)
     [metrics.modes]     path = "modes.captured"   label = "modes"
     [[anchor]]          base = "ring"  variant = "pacgan4"  source = "..."  values = {modes = "7.8 ± 0.1"}
     [[prepare]]         creates = "runs/data/x.h5"  run = "{gantry} pack ..."   (made once if missing)
@@ -29,13 +32,20 @@ paper gives them, the anchor rows to print beside gantry's numbers:
                         a run is at its budget, which one evaluation at the budget does not show)
 
 For every (seed, variant, base) the runner trains `gantry train --config
-<base> --set <variant> --set train.seed=<seed> --set train.steps=<budget>`
-in <out>/runs/<base>-<variant>-s<seed>, at most --jobs runs at a time (1
+<base> --set <base's set> --set <variant> --set <--extra-set> --set
+train.seed=<seed> --set train.steps=<budget>` in
+<out>/runs/<base>-<variant>-s<seed>, at most --jobs runs at a time (1
 thread each), seeds in the outer loop so that an interrupted campaign has
 every variant at the same number of seeds. It resumes: a run whose
 metrics.jsonl has its evaluation at the budget is skipped, and an
 unfinished one continues from its newest checkpoint (gantry train resumes
-by itself), so a later, larger --steps extends finished runs too.
+by itself), so a later, larger --steps extends finished runs too. Before
+either, the run's recorded settings (its config.toml, archived beside its
+evaluations) are compared with what `gantry config` resolves the command
+line to now (bench/run_settings.py): a run trained under other settings is
+neither resumed nor counted as done, and the report marks (and --publish
+refuses) a row whose seeds were trained with different settings. Runs from
+before configs were archived are not checked.
 
 Report (also written after every finished run): for each budget of
 --report-steps (default: the campaign budget) and each base, one table of
@@ -52,8 +62,9 @@ mean over seeds per evaluated step, shaded ± SE.
 to docs/data/NAME.json and the curves the document links to docs/img/NAME-<base>-<metric>.png.)
 Archive: runs/ is scratch that a new machine does not have, so a plan may name an `archive` folder
 (tracked in git). After every run the runner writes the run's evaluation events there
-(<archive>/<run>.jsonl, one JSON line per evaluated step); the report and the "finished?" test read the
-union of the archive and the local run dir (local wins per step), so committed results survive a new
+(<archive>/<run>.jsonl, one JSON line per evaluated step, and <archive>/<run>.config.toml); the report and
+the "finished?" test read the union of the archive and the local run dir (where both have a step, the one
+that got further wins: a local dir behind the archive is a leftover), so committed results survive a new
 machine and are not trained again. Checkpoints are not archived: a run unfinished on a lost machine starts
 over. --import-published FILE puts the per-seed values of an earlier published JSON (docs/data/NAME.json)
 into the archive as events at the tabulated budgets, marked "imported" (tables only; no curves).
@@ -74,7 +85,10 @@ import threading
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 from pathlib import Path
+
+import run_settings
 
 
 def parse_seeds(text):
@@ -97,10 +111,26 @@ def load_plan(path):
     for name, v in plan["variants"].items():
         if not all(isinstance(s, str) and "=" in s for s in v.get("set", [])):
             sys.exit(f"results: variant {name}: set must be a list of key=value strings")
-        unknown = sorted(set(v) - {"set", "extends"})  # a misspelt `extends` would drop the parent's settings unseen
+        unknown = sorted(set(v) - {"set", "extends", "budget"})  # a misspelt `extends` would drop the parent's settings unseen
         if unknown:
-            sys.exit(f"results: plan {path}: variant {name} has {', '.join(unknown)}; a variant takes only set and extends")
+            sys.exit(f"results: plan {path}: variant {name} has {', '.join(unknown)}; a variant takes only set, "
+                     "extends and budget")
+        if "budget" in v and not (type(v["budget"]) is int and v["budget"] >= 1):
+            sys.exit(f"results: plan {path}: variant {name}: budget must be a positive integer (steps)")
     resolve_variants(plan, path)
+    for where, sets in [(f"variant {n}", v["set"]) for n, v in plan["variants"].items()] + \
+            [(f"base {b.get('name')}", b.get("set", [])) for b in plan["base"]]:
+        # The runner sets these per run (--seeds, --steps or a variant's budget).
+        owned = sorted({kv.split("=", 1)[0] for kv in sets} & {"train.seed", "train.steps"})
+        if owned:
+            sys.exit(f"results: plan {path}: {where} sets {', '.join(owned)}; seeds come from --seeds and the "
+                     "steps from --steps (or a variant's budget)")
+    for name, v in plan["variants"].items():
+        # A schedule over train.steps makes the run's values at any other step those of another budget's run.
+        schedule = dict(kv.split("=", 1) for kv in v["set"]).get("train.lr_schedule", "constant")
+        if schedule != "constant" and "budget" not in v:
+            sys.exit(f"results: plan {path}: variant {name} sets train.lr_schedule={schedule}, a function of "
+                     "train.steps: give it budget = <steps> (it is run and tabulated at that budget only)")
     if not isinstance(plan.get("wide", []), list) or not isinstance(plan.get("best", []), list):
         sys.exit(f"results: plan {path}: wide must be a list of metric names and best an array ([[best]])")
     for k in plan.get("wide", []):
@@ -114,6 +144,11 @@ def load_plan(path):
                 or type(x.get("steps")) is not int or x["steps"] < 1 for k, x in chosen.items()):
             sys.exit(f"results: plan {path}: each [[best]] needs a label and, per base, "
                      "{ variant = <a variant>, steps = <int> }")
+        for k, x in chosen.items():
+            bound = plan["variants"][x["variant"]].get("budget")
+            if bound is not None and bound != x["steps"]:
+                sys.exit(f"results: plan {path}: [[best]] {e['label']}: {x['variant']} is tied to budget {bound}, "
+                         f"not {x['steps']}")
     if "window" in plan:
         w = plan["window"]
         if not (isinstance(w.get("share"), (int, float)) and 0 < w["share"] <= 1):
@@ -195,7 +230,9 @@ def window_share(evals, budget, window):
     None for a run that has not reached the budget or whose evaluations there were imported (no curve)."""
     if at_budget(evals, budget) is None:
         return None
-    inside = [e for e in evals if budget * (1 - window["share"]) < e["step"] <= budget]
+    # The boundary in exact decimal arithmetic: 45000 · (1 − 0.3) is 31499.999999999996 in floating point.
+    cut = budget * (1 - Fraction(str(window["share"])))
+    inside = [e for e in evals if cut < e["step"] <= budget]
     if not inside or any("imported" in e for e in inside):
         return None
     # A path that no evaluation has (a typo, a metric this run does not log) gives no share, not 0 %.
@@ -225,12 +262,15 @@ def eval_lines(path):
 
 
 def read_events(run_dir, archive_file=None):
-    """(eval events, steps finished) of a run: its run dir's metrics.jsonl over its archive file. A run has
-    finished step N when its evaluation at N is logged: gantry evaluates at the last step after saving its
-    checkpoint, so that is the last thing a run does."""
-    by_step = {e["step"]: e for e in eval_lines(archive_file)} if archive_file else {}
+    """(eval events, steps finished) of a run: the union of its archive file and its run dir's metrics.jsonl.
+    A run has finished step N when its evaluation at N is logged: gantry evaluates at the last step after
+    saving its checkpoint, so that is the last thing a run does."""
+    archive = {e["step"]: e for e in eval_lines(archive_file)} if archive_file else {}
     # A resumed run logs the evaluations after its checkpoint again: the last of each step wins.
-    by_step.update({e["step"]: e for e in eval_lines(Path(run_dir) / "metrics.jsonl")})
+    local = {e["step"]: e for e in eval_lines(Path(run_dir) / "metrics.jsonl")}
+    # Where both have a step, the one that got further wins: a local run dir behind the archive is a leftover
+    # (an older machine's copy, or a run started over after its checkpoints were lost), not newer data.
+    by_step = {**archive, **local} if max(local, default=0) >= max(archive, default=0) else {**local, **archive}
     evals = [by_step[k] for k in sorted(by_step)]
     return evals, max(by_step, default=0)
 
@@ -245,8 +285,26 @@ def archived(plan, name):
     return arch / f"{name}.jsonl" if arch else None
 
 
+def archived_config(plan, name):
+    """The archived copy of a run's config.toml (the settings it was trained with), or None without an archive."""
+    arch = archive_dir(plan)
+    return arch / f"{name}.config.toml" if arch else None
+
+
+def recorded_config(plan, out, name):
+    """The settings a run recorded (run_settings.flatten form): its run dir's config.toml, else the archived
+    copy; None for a run from before configs were archived."""
+    for path in (out / "runs" / name / "config.toml", archived_config(plan, name)):
+        if path is not None:
+            got = run_settings.recorded(path)
+            if got is not None:
+                return got
+    return None
+
+
 def archive_run(plan, out, name):
-    """Writes a run's evaluations (archive ∪ run dir) to the plan's archive; returns the file or None."""
+    """Writes a run's evaluations (archive ∪ run dir) and its config.toml to the plan's archive; returns the
+    file or None."""
     arch = archive_dir(plan)
     if arch is None:
         return None
@@ -255,16 +313,29 @@ def archive_run(plan, out, name):
     if not evals:
         return None
     write_events(path, evals)
+    local = out / "runs" / name
+    config = local / "config.toml"
+    # The local config only where the local run got at least as far as the archive (read_events' rule).
+    if config.exists() and max((e["step"] for e in eval_lines(local / "metrics.jsonl")), default=0) >= \
+            max((e["step"] for e in eval_lines(path)), default=0):
+        text = config.read_text()
+        target = archived_config(plan, name)
+        if not target.exists() or target.read_text() != text:
+            write_text_atomic(target, text)
     return path
 
 
 def write_events(path, evals):
     """Writes eval events as JSON lines, atomically: a kill leaves the old file or the new one."""
+    write_text_atomic(path, "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in evals))
+
+
+def write_text_atomic(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     # A temporary name of its own: two runners (the campaign's lanes) may archive the same run at once.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
-        f.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in evals))
+        f.write(text)
     os.replace(tmp, path)
 
 
@@ -375,6 +446,22 @@ def collect(plan, out, seeds):
     return data
 
 
+def collect_configs(plan, out, data):
+    """{(base, variant): {seed: recorded settings or None}} for collect()'s runs."""
+    configs = {}
+    for (b, v), per_seed in data.items():
+        frozen = next(x for x in plan["base"] if x["name"] == b).get("frozen")
+        for s in per_seed:
+            name = run_name(b, v, s)
+            if frozen:
+                path = archived_config(plan, name)
+                got = run_settings.recorded(path) if path else None
+            else:
+                got = recorded_config(plan, out, name)
+            configs.setdefault((b, v), {})[s] = got
+    return configs
+
+
 def at_budget(evals, budget):
     """The last eval event at or before `budget` steps, or None if the run has not got there."""
     past = [e for e in evals if e["step"] <= budget]
@@ -397,6 +484,7 @@ def locked_report(plan, out, seeds, budgets):
         if (run_dir / "metrics.jsonl").exists() and not (frozen and run_dir.name.startswith(frozen)):
             archive_run(plan, out, run_dir.name)
     data = collect(plan, out, seeds)
+    configs = collect_configs(plan, out, data)
     metrics = plan["metrics"]
     result = {"plan": plan.get("name", ""), "budgets": {}}
     md = [f"# {plan.get('title', plan.get('name', 'results'))}", ""]
@@ -404,7 +492,8 @@ def locked_report(plan, out, seeds, budgets):
         md += [plan["description"].strip(), ""]
     if plan.get("best"):
         # Each [[best]] row: a chosen variant and budget per base (e.g. each mixture's candidate at its budget).
-        entries = [(e["label"], {b: {**summarize(plan, data.get((b, e[b]["variant"]), {}), e[b]["variant"], e[b]["steps"]),
+        entries = [(e["label"], {b: {**summarize(plan, data.get((b, e[b]["variant"]), {}), e[b]["variant"], e[b]["steps"],
+                                               configs.get((b, e[b]["variant"]), {})),
                                      "steps": e[b]["steps"]}
                                  for b in (x["name"] for x in plan["base"]) if b in e})
                    for e in plan["best"]]
@@ -421,7 +510,7 @@ def locked_report(plan, out, seeds, budgets):
             section = [f"## {b['name']} at {budget} steps", "",
                        "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             for v in plan["variants"]:
-                row = summarize(plan, data.get((b["name"], v), {}), v, budget)
+                row = summarize(plan, data.get((b["name"], v), {}), v, budget, configs.get((b["name"], v), {}))
                 cells = [v, str(len(row["seeds"]))]
                 cells += [cell(plan, row, k) for k in list(metrics) + (["window"] if window else [])]
                 rows.append(row)
@@ -447,18 +536,32 @@ def locked_report(plan, out, seeds, budgets):
                        for v in plan["variants"]]
             # Only where two or more bases have runs: with one it would repeat that base's table.
             md += wide_table(plan, f"all bases at {budget} steps (Table 1's layout)", entries, min_bases=2)
+    mixed = sorted({(b, r["variant"], tuple(r["mixed_settings"])) for rows in result["budgets"].values()
+                    for b, rs in rows.items() for r in rs if r.get("mixed_settings")})
+    result["mixed_settings"] = [{"base": b, "variant": v, "keys": list(k)} for b, v, k in mixed]
+    for b, v, keys in mixed:
+        print(f"results: warning: {b} {v}: its seeds were trained with different settings ({', '.join(keys)})",
+              file=sys.stderr)
     (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "results.md").write_text("\n".join(md) + "\n")
     plot_curves(plan, out, data)
     return "\n".join(md)
 
 
-def summarize(plan, per_seed, variant, budget):
+def summarize(plan, per_seed, variant, budget, configs=None):
     """One table row: mean ± SE over seeds of each metric (and the [window] share) at the last evaluation at or
-    before `budget` of every run ({seed: eval events}) that reached it."""
-    finals = {s: at_budget(ev, budget) for s, ev in per_seed.items()}
+    before `budget` of every run ({seed: eval events}) that reached it. A variant tied to its budget (a schedule
+    over train.steps) has a row at that budget only. `configs` ({seed: recorded settings}) marks a row whose
+    seeds were trained with different settings (mixed_settings: the keys that differ)."""
+    bound = plan["variants"].get(variant, {}).get("budget")
+    finals = {s: at_budget(ev, budget) for s, ev in per_seed.items()} if bound in (None, budget) else {}
     finals = {s: e for s, e in finals.items() if e is not None}
     row = {"variant": variant, "seeds": sorted(finals)}
+    known = [(s, c) for s, c in sorted((configs or {}).items()) if s in finals and c is not None]
+    ignore = {"train.seed"} | (set() if bound else {"train.steps"})
+    keys = {k for _, c in known[1:] for k, _, _ in run_settings.differences(known[0][1], c, ignore)}
+    if keys:
+        row["mixed_settings"] = sorted(keys)
     for k, m in plan["metrics"].items():
         xs = [x for x in (dig(e, m["path"]) for e in finals.values()) if x is not None]
         mu, se, n = mean_se(xs)
@@ -474,7 +577,11 @@ def summarize(plan, per_seed, variant, budget):
 def cell(plan, row, key):
     """A summarize() row's mean ± SE of a metric, or of "window" (a share, shown in whole %), as tabulated."""
     m = {"scale": 100.0, "digits": 0} if key == "window" else plan["metrics"][key]
-    return fmt(row[key]["mean"], row[key]["se"], m.get("scale", 1.0), m.get("digits", 2))
+    text = fmt(row[key]["mean"], row[key]["se"], m.get("scale", 1.0), m.get("digits", 2))
+    # A metric some of the row's runs do not have (a KL with no mode captured): its own n, not the row's.
+    if 0 < row[key]["n"] < len(row["seeds"]):
+        text += f" (n {row[key]['n']})"
+    return text
 
 
 def wide_table(plan, title, entries, min_bases=1):
@@ -537,9 +644,14 @@ def publish(plan, out, doc, md):
     tables = ["#" + l if l.startswith("## ") else l for l in md[first:]]
     while tables and not tables[-1]:
         tables.pop()
+    mixed = json.loads((out / "results.json").read_text()).get("mixed_settings", [])
+    if mixed:
+        m = mixed[0]
+        sys.exit(f"results: not publishing: {len(mixed)} row(s) mix runs trained with different settings, e.g. "
+                 f"{m['base']} {m['variant']} ({', '.join(m['keys'])})")
     i, j = lines.index(begin), lines.index(end)
     text = "\n".join(lines[:i + 1] + [""] + tables + [""] + lines[j:])
-    doc.write_text(text)
+    write_text_atomic(doc, text)
     docs = doc.parent
     (docs / "data").mkdir(exist_ok=True)
     (docs / "img").mkdir(exist_ok=True)
@@ -666,6 +778,21 @@ def main():
         s, v, b = job
         name = run_name(b["name"], v, s)
         run_dir = out / "runs" / name
+        bound = plan["variants"][v].get("budget")
+        if bound is not None and bound != budget:
+            return name, f"tied to its budget {bound} (train.lr_schedule): not run at {budget}"
+        # The base's settings, the variant's over them, then the runner's own: the seed and budget last.
+        sets = b.get("set", []) + plan["variants"][v].get("set", []) + args.extra_set + \
+            [f"train.seed={s}", f"train.steps={budget}"]
+        try:
+            expected = run_settings.resolved(args.gantry, b["config"], sets)
+        except run_settings.SettingsError as e:
+            return name, f"not run: {e}"
+        got = recorded_config(plan, out, name)
+        diffs = run_settings.differences(expected, got, () if bound else ("train.steps",)) if got else []
+        if diffs:
+            return name, (f"not run: trained before with other settings ({run_settings.describe(diffs)}); "
+                          f"move {run_dir} and its archive files away to train it anew")
         if read_events(run_dir, archived(plan, name))[1] >= budget:
             return name, "done before"
         # One trainer per run dir, also across runners started side by side: an exclusive lock held while it trains.
@@ -675,9 +802,11 @@ def main():
         except BlockingIOError:
             lock_file.close()
             return name, "being trained by another runner: skipped"
-        cmd = [args.gantry, "train", "--config", b["config"], "--run-dir", str(run_dir), "--quiet",
-               "--set", f"train.seed={s}", "--set", f"train.steps={budget}"]
-        for kv in plan["variants"][v].get("set", []) + b.get("set", []) + args.extra_set:
+        if read_events(run_dir, archived(plan, name))[1] >= budget:  # another runner finished it meanwhile
+            lock_file.close()
+            return name, "done before"
+        cmd = [args.gantry, "train", "--config", b["config"], "--run-dir", str(run_dir), "--quiet"]
+        for kv in sets:
             cmd += ["--set", kv]
         t0 = time.time()
         with open(out / "runs" / f"{name}.log", "a") as f:

@@ -17,6 +17,7 @@ CLI::App* add_pack_command(CLI::App& app, Action& action);
 CLI::App* add_synth_command(CLI::App& app, Action& action);
 CLI::App* add_inspect_command(CLI::App& app, Action& action);
 CLI::App* add_train_command(CLI::App& app, Action& action);
+CLI::App* add_config_command(CLI::App& app, Action& action);
 CLI::App* add_diff_command(CLI::App& app, Action& action);
 CLI::App* add_sample_command(CLI::App& app, Action& action);
 CLI::App* add_export_command(CLI::App& app, Action& action);

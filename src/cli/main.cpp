@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   gantry::cli::add_synth_command(app, action);
   gantry::cli::add_inspect_command(app, action);
   gantry::cli::add_train_command(app, action);
+  gantry::cli::add_config_command(app, action);
   gantry::cli::add_diff_command(app, action);
   gantry::cli::add_sample_command(app, action);
   gantry::cli::add_export_command(app, action);
