@@ -127,7 +127,7 @@ def load_plan(path):
                      "steps from --steps (or a variant's budget)")
     for name, v in plan["variants"].items():
         # A schedule over train.steps makes the run's values at any other step those of another budget's run.
-        schedule = dict(kv.split("=", 1) for kv in v["set"]).get("train.lr_schedule", "constant")
+        schedule = dict(kv.split("=", 1) for kv in v["set"]).get("train.lr_schedule", "constant").strip("'\"")
         if schedule != "constant" and "budget" not in v:
             sys.exit(f"results: plan {path}: variant {name} sets train.lr_schedule={schedule}, a function of "
                      "train.steps: give it budget = <steps> (it is run and tabulated at that budget only)")
@@ -291,14 +291,23 @@ def archived_config(plan, name):
     return arch / f"{name}.config.toml" if arch else None
 
 
+def last_step(path):
+    return max((e["step"] for e in eval_lines(path)), default=0) if path else 0
+
+
 def recorded_config(plan, out, name):
-    """The settings a run recorded (run_settings.flatten form): its run dir's config.toml, else the archived
-    copy; None for a run from before configs were archived."""
-    for path in (out / "runs" / name / "config.toml", archived_config(plan, name)):
-        if path is not None:
-            got = run_settings.recorded(path)
-            if got is not None:
-                return got
+    """The settings a run recorded (run_settings.flatten form), from the side read_events takes: the run dir's
+    config.toml where the run dir got at least as far as the archive, else the archived copy (a run dir behind
+    the archive is a leftover); None for a run from before configs were archived."""
+    local = out / "runs" / name
+    arch = archived_config(plan, name)
+    sides = [local / "config.toml", arch]
+    if last_step(local / "metrics.jsonl") < last_step(archived(plan, name)):
+        sides.reverse()
+    for path in sides:
+        got = run_settings.recorded(path) if path is not None else None
+        if got is not None:
+            return got
     return None
 
 
@@ -315,9 +324,9 @@ def archive_run(plan, out, name):
     write_events(path, evals)
     local = out / "runs" / name
     config = local / "config.toml"
-    # The local config only where the local run got at least as far as the archive (read_events' rule).
-    if config.exists() and max((e["step"] for e in eval_lines(local / "metrics.jsonl")), default=0) >= \
-            max((e["step"] for e in eval_lines(path)), default=0):
+    # The local config only where the local run got at least as far as the archive (read_events' rule), and
+    # only a readable one.
+    if last_step(local / "metrics.jsonl") >= last_step(path) and run_settings.recorded(config) is not None:
         text = config.read_text()
         target = archived_config(plan, name)
         if not target.exists() or target.read_text() != text:
@@ -336,6 +345,8 @@ def write_text_atomic(path, text):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    # mkstemp makes the file 0600: keep the replaced file's mode, or the usual 0644 for a new one.
+    os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
     os.replace(tmp, path)
 
 
@@ -536,8 +547,11 @@ def locked_report(plan, out, seeds, budgets):
                        for v in plan["variants"]]
             # Only where two or more bases have runs: with one it would repeat that base's table.
             md += wide_table(plan, f"all bases at {budget} steps (Table 1's layout)", entries, min_bases=2)
-    mixed = sorted({(b, r["variant"], tuple(r["mixed_settings"])) for rows in result["budgets"].values()
-                    for b, rs in rows.items() for r in rs if r.get("mixed_settings")})
+    mixed = {(b, r["variant"], tuple(r["mixed_settings"])) for rows in result["budgets"].values()
+             for b, rs in rows.items() for r in rs if r.get("mixed_settings")}
+    mixed |= {(b, r["variant"], tuple(r["mixed_settings"])) for e in result.get("best", [])
+              for b, r in e.items() if isinstance(r, dict) and r.get("mixed_settings")}
+    mixed = sorted(mixed)
     result["mixed_settings"] = [{"base": b, "variant": v, "keys": list(k)} for b, v, k in mixed]
     for b, v, keys in mixed:
         print(f"results: warning: {b} {v}: its seeds were trained with different settings ({', '.join(keys)})",
@@ -554,6 +568,8 @@ def summarize(plan, per_seed, variant, budget, configs=None):
     over train.steps) has a row at that budget only. `configs` ({seed: recorded settings}) marks a row whose
     seeds were trained with different settings (mixed_settings: the keys that differ)."""
     bound = plan["variants"].get(variant, {}).get("budget")
+    if bound is not None:  # and only runs that stopped there: one evaluated past it ran with another train.steps
+        per_seed = {s: ev for s, ev in per_seed.items() if max(e["step"] for e in ev) == bound}
     finals = {s: at_budget(ev, budget) for s, ev in per_seed.items()} if bound in (None, budget) else {}
     finals = {s: e for s, e in finals.items() if e is not None}
     row = {"variant": variant, "seeds": sorted(finals)}
@@ -759,6 +775,9 @@ def main():
             Path(p["creates"]).parent.mkdir(parents=True, exist_ok=True)
             if subprocess.call(p["run"].format(gantry=args.gantry), shell=True) != 0 or not Path(p["creates"]).exists():
                 sys.exit(f"results: preparing {p['creates']} failed")
+    if not run_settings.has_config_command(args.gantry):
+        sys.exit(f"results: {args.gantry} has no `gantry config` (built before it): the runs' settings cannot be "
+                 "checked; use a newer build")
     only = set(args.only.split(",")) if args.only else set(plan["variants"])
     bases = set(args.bases.split(",")) if args.bases else {b["name"] for b in plan["base"]}
     unknown = (only - set(plan["variants"])) | (bases - {b["name"] for b in plan["base"]})
@@ -788,13 +807,25 @@ def main():
             expected = run_settings.resolved(args.gantry, b["config"], sets)
         except run_settings.SettingsError as e:
             return name, f"not run: {e}"
-        got = recorded_config(plan, out, name)
-        diffs = run_settings.differences(expected, got, () if bound else ("train.steps",)) if got else []
-        if diffs:
-            return name, (f"not run: trained before with other settings ({run_settings.describe(diffs)}); "
-                          f"move {run_dir} and its archive files away to train it anew")
-        if read_events(run_dir, archived(plan, name))[1] >= budget:
-            return name, "done before"
+        schedule = expected.get("train.lr_schedule", "constant")
+        if schedule != "constant" and bound is None:  # set by the base or --extra-set, where load_plan cannot see it
+            return name, (f"not run: train.lr_schedule = {schedule} is a function of train.steps; give variant {v} "
+                          "budget = <steps>")
+        explicit = run_settings.explicit_keys(b["config"], sets)
+
+        def verdict():
+            """Why the run is not trained now (settings changed, finished), or None."""
+            got = recorded_config(plan, out, name)
+            diffs = run_settings.differences(expected, got, () if bound else ("train.steps",), explicit) if got else []
+            if diffs:
+                return (f"not run: trained before with other settings ({run_settings.describe(diffs)}); "
+                        f"move {run_dir} and its archive files away to train it anew")
+            if read_events(run_dir, archived(plan, name))[1] >= budget:
+                return "done before"
+            return None
+
+        if (why := verdict()) is not None:
+            return name, why
         # One trainer per run dir, also across runners started side by side: an exclusive lock held while it trains.
         lock_file = open(out / "runs" / f"{name}.lock", "w")
         try:
@@ -802,9 +833,9 @@ def main():
         except BlockingIOError:
             lock_file.close()
             return name, "being trained by another runner: skipped"
-        if read_events(run_dir, archived(plan, name))[1] >= budget:  # another runner finished it meanwhile
+        if (why := verdict()) is not None:  # another runner trained it between the check and the lock
             lock_file.close()
-            return name, "done before"
+            return name, why
         cmd = [args.gantry, "train", "--config", b["config"], "--run-dir", str(run_dir), "--quiet"]
         for kv in sets:
             cmd += ["--set", kv]

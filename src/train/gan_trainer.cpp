@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/error_text.h"
 #include "common/mixture2d.h"
 #include "common/rng.h"
@@ -671,7 +672,10 @@ int Trainer::run(const std::atomic<int>& stop) {
   }
   if (world_.rank() == 0) {
     fs::create_directories(opt_.run_dir);
-    std::ofstream(opt_.run_dir / "config.toml") << to_toml(cfg_);  // the resolved config, for people and tools
+    // The resolved config, for people and tools (bench/results.py compares it with `gantry config` before it
+    // reuses a run): replaced atomically, so a reader never sees it empty while a run restarts.
+    const std::string config_text = to_toml(cfg_);
+    write_bytes_atomically(opt_.run_dir / "config.toml", {config_text});
     metrics_.open(opt_.run_dir / "metrics.jsonl", std::ios::app);
     if (cfg_.log.timing) timing_.open(opt_.run_dir / "timing.jsonl", std::ios::app);
     tb_ = std::make_unique<TensorBoardWriter>((opt_.run_dir / "tensorboard").string());

@@ -207,6 +207,22 @@ sums=$(cat res/runs/*/metrics.jsonl arch/* | md5sum)
 [[ $(grep -c "not run: trained before with other settings (train.ema_beta 0.5 -> 0.6)" changed.log) == 4 ]] ||
   fail "changed settings not refused: $(cat changed.log)"
 [[ $(cat res/runs/*/metrics.jsonl arch/* | md5sum) == "$sums" ]] || fail "a run with other settings was trained"
+# A key the recorded config lacks (a gantry from before the option) counts where the plan sets it (gan's
+# ema_beta), not where it is at its default (hflip); the archived copy is not read while the run dir's is.
+cp res/runs/ring-gan-s1/config.toml s1.run.toml
+sed -i '/^hflip = false$/d' res/runs/ring-gan-s1/config.toml
+"$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 8 --seeds 1 --only gan --gantry "$GANTRY" \
+  >absent.log 2>&1 && grep -q "ring-gan-s1: done before" absent.log || fail "a key at its default, absent: $(cat absent.log)"
+sed -i '/^ema_beta = 0.5$/d' res/runs/ring-gan-s1/config.toml
+"$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 8 --seeds 1 --only gan --gantry "$GANTRY" \
+  >absent.log 2>&1 && grep -q "ring-gan-s1: not run: trained before with other settings (train.ema_beta '(absent)' -> 0.5)" \
+  absent.log || fail "a key the plan sets, absent: $(cat absent.log)"
+cp s1.run.toml res/runs/ring-gan-s1/config.toml
+# A gantry without the `config` subcommand (built before it) cannot check settings: one line, nothing runs.
+printf '#!/bin/sh\necho "gantry: unknown subcommand" >&2\nexit 2\n' >old_gantry && chmod +x old_gantry
+"$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 8 --seeds 0-1 --gantry ./old_gantry >old.log 2>&1 &&
+  fail "a gantry without config was accepted"
+[[ $(wc -l <old.log) == 1 ]] && grep -q "has no \`gantry config\`" old.log || fail "gantry without config: $(cat old.log)"
 # A larger budget extends the finished runs from their checkpoints.
 "$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 12 --seeds 0 --only gan --jobs 1 \
   --gantry "$GANTRY" >res3.log 2>&1 || fail "results extension: $(tail -5 res3.log)"
@@ -263,6 +279,28 @@ cp pub/docs/R.md R.before
 grep -q "not publishing: 1 row(s) mix runs trained with different settings, e.g. ring gan (train.ema_beta)" mixed.log &&
   cmp -s R.before pub/docs/R.md || fail "publish with mixed settings: $(tail -1 mixed.log)"
 cp s1.config.toml arch/ring-gan-s1.config.toml
+# The same for a [[best]] row alone (pack2 at 4; no table at 12 has pack2's seeds).
+cp arch/ring-pack2-s1.config.toml p1.config.toml
+sed -i 's/^ema_beta = 0.5$/ema_beta = 0.7/' arch/ring-pack2-s1.config.toml
+"$PY" "$repo/bench/results.py" --plan plan.toml --out res --seeds 0-1 --report-only --report-steps 12 \
+  >/dev/null 2>mixed.log || fail "report of a mixed [[best]] row: $(cat mixed.log)"
+grep -q "warning: ring pack2: its seeds were trained with different settings (train.ema_beta)" mixed.log ||
+  fail "a mixed [[best]] row not reported: $(cat mixed.log)"
+cp p1.config.toml arch/ring-pack2-s1.config.toml
+# A local run dir behind the archive is a leftover: its config is not the run's (a stale ema_beta 0.9 is
+# neither a settings change nor archived), nor is an empty config.toml (a run restarting) anything.
+mkdir -p res/runs/ring-gan-s1
+grep '"event":"eval"' res-old/runs/ring-gan-s1/metrics.jsonl | grep '"step":4[,}]' >res/runs/ring-gan-s1/metrics.jsonl
+sed 's/^ema_beta = 0.5$/ema_beta = 0.9/' arch/ring-gan-s1.config.toml >res/runs/ring-gan-s1/config.toml
+[[ $(grep -c '"event":"eval"' res/runs/ring-gan-s1/metrics.jsonl) == 1 ]] || fail "the leftover's metrics"
+for state in stale empty; do
+  "$PY" "$repo/bench/results.py" --plan plan.toml --out res --steps 8 --seeds 1 --only gan --gantry "$GANTRY" \
+    >left.log 2>&1 && grep -q "ring-gan-s1: done before" left.log || fail "a $state local config: $(cat left.log)"
+  cmp -s s1.config.toml arch/ring-gan-s1.config.toml || fail "a $state local config overwrote the archived one"
+  cp res-old/runs/ring-gan-s1/metrics.jsonl res/runs/ring-gan-s1/metrics.jsonl  # as far as the archive now
+  : >res/runs/ring-gan-s1/config.toml
+done
+rm -r res/runs/ring-gan-s1
 # --import-published: an earlier published JSON's per-seed values become archived points at its budget.
 sed -e 's/^name = "tiny"/name = "tiny2"/' -e 's/^archive = "arch"/archive = "arch2"/' plan.toml >plan2.toml
 "$PY" "$repo/bench/results.py" --plan plan2.toml --out res2 --import-published res-old/results.json >imp.log 2>&1 ||
