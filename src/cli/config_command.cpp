@@ -17,7 +17,8 @@ namespace gantry::cli {
 
 CLI::App* add_config_command(CLI::App& app, Action& action) {
   auto* sub = app.add_subcommand(
-      "config", "Print the resolved, validated config that train would run with (defaults <- --config <- --set) as TOML");
+      "config",
+      "Print the resolved, validated config that train would run with (defaults <- --config <- --set) as TOML");
   struct Opts {
     std::string config;
     std::vector<std::string> overrides;
