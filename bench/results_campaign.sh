@@ -41,7 +41,7 @@ case "$lane" in
   A)
     # Two banks of 8 sets (pacgan4_ttur_banks_ema) stopped at 6 seeds: 24.8 modes / ~94 %, with collapses and
     # stray routes. One bank of 64 sets held 25 modes at 95-97 % from 60-62k on seeds 0 and 1 without a collapse
-    # (docs/RESULTS.md): its other seeds come first. ~65-75 min of one core per seed with a second run beside it.
+    # (docs/RESULTS.md): its other seeds come first. ~2 h of one core per 100k-step seed with a second run beside it (12-13 steps/s).
     log "grid candidate: TTUR + 64 independent routes + G_ema, 10 seeds at 100k"
     results --plan bench/plans/pacgan2d.toml --steps 100000 --bases grid --seeds 0-9 --only pacgan4_ttur_bank64_ema
     log "the variants to 10 seeds at 10k"
